@@ -1,0 +1,13 @@
+"""HTTP routes, one module per resource; `api_router` includes them all."""
+
+from fastapi import APIRouter
+
+from exporter.api import health, ingest, models, reports
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(models.router)
+api_router.include_router(ingest.router)
+api_router.include_router(reports.router)
+
+__all__ = ["api_router"]

@@ -1,0 +1,50 @@
+"""Liveness, readiness, the index page and /metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from prometheus_client.exposition import generate_latest
+
+from exporter import __version__
+from exporter.api.deps import BoardDep, SchedulerDep
+from exporter.metrics import CONTENT_TYPE
+
+router = APIRouter(tags=["health"])
+
+_INDEX = f"""<!doctype html>
+<html><head><title>drift-exporter</title></head><body>
+<h1>drift-exporter {__version__}</h1>
+<ul>
+<li><a href="/metrics">/metrics</a>: drift gauges for Prometheus</li>
+<li><a href="/v1/models">/v1/models</a>: monitored models</li>
+<li><a href="/docs">/docs</a>: the HTTP API</li>
+<li><a href="/healthz">/healthz</a> and <a href="/readyz">/readyz</a>: probes</li>
+</ul></body></html>
+"""
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def index() -> str:
+    return _INDEX
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Alive: the process answers HTTP."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "The evaluator is not running."}})
+async def readyz(scheduler: SchedulerDep) -> Response:
+    """Ready: configuration loaded and the evaluation worker running."""
+    if not scheduler.running:
+        return JSONResponse({"status": "evaluator not running"}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(request: Request, board: BoardDep) -> Response:
+    """Live counters rendered now, then the drift families rendered at the last evaluation."""
+    live = generate_latest(request.app.state.registry)
+    return Response(live + board.text, media_type=CONTENT_TYPE)

@@ -1,0 +1,32 @@
+"""Served traffic in: check the whole batch, then count it into the window."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from exporter.api.deps import ModelName, SettingsDep, StoreDep, read_body
+from exporter.decoding import JSON, NDJSON, decode_predictions, media_type
+from exporter.schemas import ERROR_RESPONSES, Accepted, PredictionsRequest, json_body
+
+router = APIRouter(prefix="/v1/models", tags=["ingest"])
+
+
+@router.post(
+    "/{model}/predictions",
+    status_code=202,
+    response_model=Accepted,
+    openapi_extra=json_body(PredictionsRequest, ndjson=True),
+    responses=ERROR_RESPONSES,
+)
+async def post_predictions(
+    model: ModelName, request: Request, store: StoreDep, settings: SettingsDep
+) -> Response:
+    """Log what the model served; 202 `{"accepted": n}` once every record is counted."""
+    window = store.get(model)
+    media = media_type(request.headers.get("content-type"), (JSON, NDJSON))
+    body = await read_body(request, settings.limits.max_body_bytes)
+    batch = decode_predictions(body, media, settings.limits.max_records_per_request)
+    accepted = window.append(batch)
+    return Response(
+        b'{"accepted":%d}' % accepted, status_code=202, media_type="application/json"
+    )

@@ -1,0 +1,89 @@
+"""create_app(settings): the one place objects are built and wired together.
+
+The lifespan builds the registry, store, report board and evaluation scheduler and puts them on
+app.state; nothing lives at module level, so tests can run many apps side by side.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
+
+from exporter import __version__
+from exporter.api import api_router
+from exporter.config import Settings
+from exporter.errors import RequestError
+from exporter.metrics import (
+    LiveCollector,
+    RejectionCounter,
+    ReportBoard,
+    evaluation_duration_histogram,
+)
+from exporter.scheduler import EvaluationScheduler
+from exporter.store import WindowStore
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    timer: Callable[[], float] = time.perf_counter,
+    run_scheduler: bool = True,
+) -> FastAPI:
+    """The sidecar's ASGI app. `clock`/`timer` are injectable for deterministic tests;
+    `run_scheduler=False` leaves evaluation to explicit calls (POST /evaluate, run_once)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = CollectorRegistry(auto_describe=False)
+        store = WindowStore(settings, clock=clock)
+        board = ReportBoard()
+        rejections = RejectionCounter()
+        registry.register(LiveCollector(store, rejections))
+        duration = evaluation_duration_histogram(registry)
+        scheduler = EvaluationScheduler(store, board, settings, duration, clock=clock, timer=timer)
+        app.state.settings = settings
+        app.state.registry = registry
+        app.state.store = store
+        app.state.board = board
+        app.state.rejections = rejections
+        app.state.evaluation_duration = duration
+        app.state.scheduler = scheduler
+        if run_scheduler:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.stop()
+
+    app = FastAPI(
+        title="drift-exporter",
+        version=__version__,
+        description="Watches ML models in production for drift; Prometheus scrapes /metrics.",
+        lifespan=lifespan,
+    )
+    app.include_router(api_router)
+    app.add_exception_handler(RequestError, _request_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    return app
+
+
+async def _request_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestError)
+    request.app.state.rejections.increment(error.reason)
+    return JSONResponse(
+        {"detail": error.message, "location": error.location}, status_code=error.status
+    )
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    request.app.state.rejections.increment("malformed")
+    return await request_validation_exception_handler(request, error)

@@ -1,0 +1,112 @@
+"""`drift-exporter serve|demo`: arguments -> Settings -> create_app -> uvicorn (one worker)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from exporter import __version__
+from exporter.app import create_app
+from exporter.config import DEFAULT_PORT, ConfigError, Settings, load_settings
+
+#: The demo judges drift on a smaller, faster window so it shows within a couple of minutes.
+DEMO_SETTINGS: dict[str, Any] = {
+    "evaluation_interval_seconds": 5,
+    "min_records": 500,
+    "window": {"max_records": 3_000, "duration_seconds": 600, "slices": 12},
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="drift-exporter", description="A Prometheus sidecar that watches ML models for drift."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, summary in (
+        ("serve", "run the sidecar"),
+        ("demo", "run the sidecar with a built-in demo model whose traffic drifts part-way"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument("--config", type=Path, help="YAML config file")
+        command.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+        command.add_argument("--port", type=int, help=f"port to listen on (default {DEFAULT_PORT})")
+        if name == "demo":
+            command.add_argument("--records-per-second", type=float, default=200.0)
+            command.add_argument("--drift-after-seconds", type=float, default=60.0)
+            command.add_argument(
+                "--duration-seconds", type=float, help="stop after this long (default: run until ^C)"
+            )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if args.command == "demo":
+        overrides.update(DEMO_SETTINGS)
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    try:
+        settings = load_settings(args.config, **overrides)
+    except ConfigError as error:
+        print(f"drift-exporter: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's own requests are noise
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            workers=1,
+            access_log=False,
+        )
+    )
+    if args.command == "demo":
+        return _run_demo(server, settings, args)
+    server.run()
+    return 0
+
+
+def _run_demo(server: uvicorn.Server, settings: Settings, args: argparse.Namespace) -> int:
+    from exporter.demo import DEMO_MODEL, DemoTraffic
+
+    local = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{local}:{settings.port}"
+    traffic = DemoTraffic(
+        base,
+        records_per_second=args.records_per_second,
+        drift_after_seconds=args.drift_after_seconds,
+    )
+    print(
+        f"drift-exporter demo on {base}\n"
+        f"  metrics:      {base}/metrics\n"
+        f"  drift report: {base}/v1/models/{DEMO_MODEL}/drift\n"
+        f"  models:       {base}/v1/models\n"
+        f"  API docs:     {base}/docs\n"
+        f"Traffic: {args.records_per_second:g} records/s, drift injected after "
+        f"{args.drift_after_seconds:g} s; evaluation every {settings.evaluation_interval_seconds:g} s.",
+        flush=True,
+    )
+    sender = threading.Thread(target=traffic.run, name="demo-traffic", daemon=True)
+    sender.start()
+    if args.duration_seconds is not None:
+        timer = threading.Timer(args.duration_seconds, lambda: setattr(server, "should_exit", True))
+        timer.daemon = True
+        timer.start()
+    try:
+        server.run()
+    finally:
+        traffic.stop.set()
+        sender.join(5)
+    return 0

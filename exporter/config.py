@@ -1,0 +1,156 @@
+"""Typed settings: an optional YAML file, overridden by DRIFT_EXPORTER_* environment variables.
+
+Precedence, highest first: explicit overrides (command-line flags), environment variables
+(`DRIFT_EXPORTER_WINDOW__MAX_RECORDS=2000`, nested keys joined with `__`), the YAML file,
+the defaults below. Unknown keys are rejected so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+FeatureKind = Literal["numeric", "categorical", "boolean"]
+DriftMethod = Literal["pvalue", "psi", "jensen_shannon", "wasserstein_normalized"]
+Correction = Literal["none", "bonferroni", "benjamini_hochberg"]
+
+DEFAULT_PORT = 9808
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WindowSettings(_Section):
+    """The rolling window: a ring of `slices` time slices, bounded by count and/or age."""
+
+    max_records: int | None = Field(10_000, ge=1)
+    duration_seconds: float | None = Field(3_600.0, gt=0)
+    slices: int = Field(12, ge=1, le=1_000)
+    sample_size: int = Field(5_000, ge=10, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WindowSettings:
+        if self.max_records is None and self.duration_seconds is None:
+            raise ValueError("window needs max_records, duration_seconds or both")
+        return self
+
+
+class ReferenceSettings(_Section):
+    """How a reference upload becomes a profile."""
+
+    bins: int = Field(10, ge=2, le=1_000)
+    sample_size: int = Field(10_000, ge=10, le=1_000_000)
+    max_categories: int = Field(50, ge=1, le=10_000)
+    seed: int = 0
+
+
+class DriftSettings(_Section):
+    """What makes a feature count as drifted in the per-model share and the JSON report."""
+
+    method: DriftMethod = "pvalue"
+    alpha: float = Field(0.05, gt=0, lt=1)
+    correction: Correction = "benjamini_hochberg"
+    psi_threshold: float = Field(0.2, gt=0)
+    jensen_shannon_threshold: float = Field(0.1, gt=0, le=1)
+    wasserstein_normalized_threshold: float = Field(0.1, gt=0)
+    psi_smoothing: float = Field(1e-4, gt=0, lt=0.5)
+
+
+class LimitSettings(_Section):
+    """Caps on what one client can make the sidecar hold."""
+
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1_024)
+    max_records_per_request: int = Field(100_000, ge=1)
+    max_models: int = Field(100, ge=1)
+    max_features_per_model: int = Field(200, ge=1)
+
+
+class ModelSettings(_Section):
+    """Per-model declarations; anything left out is inferred from the reference."""
+
+    features: dict[str, FeatureKind] = Field(default_factory=dict)
+    prediction_type: FeatureKind | None = None
+    prediction_column: str | None = None
+    label_column: str | None = None
+    min_records: int | None = Field(None, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything the sidecar can be told; see the README's configuration reference."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DRIFT_EXPORTER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    host: str = "0.0.0.0"
+    port: int = Field(DEFAULT_PORT, ge=1, le=65_535)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    evaluation_interval_seconds: float = Field(15.0, gt=0)
+    min_records: int = Field(500, ge=1)
+    prediction_column: str = "prediction"
+    label_column: str = "label"
+    window: WindowSettings = WindowSettings()
+    reference: ReferenceSettings = ReferenceSettings()
+    drift: DriftSettings = DriftSettings()
+    limits: LimitSettings = LimitSettings()
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = settings_cls.model_config.get("yaml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    def model_for(self, model: str) -> ModelSettings:
+        """The declarations for `model`, empty when the config names none."""
+        return self.models.get(model, _NO_MODEL_SETTINGS)
+
+    def min_records_for(self, model: str) -> int:
+        declared = self.model_for(model).min_records
+        return self.min_records if declared is None else declared
+
+
+_NO_MODEL_SETTINGS = ModelSettings()
+
+
+class ConfigError(Exception):
+    """The config file is missing, unreadable or invalid; the message says which key."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from `config_file` (YAML), the environment and `overrides`, in that rising order."""
+    try:
+        if config_file is None:
+            return Settings(**overrides)
+        if not config_file.is_file():
+            raise ConfigError(f"config file {config_file} does not exist")
+
+        class FileSettings(Settings):
+            model_config = SettingsConfigDict(yaml_file=config_file)
+
+        return FileSettings(**overrides)
+    except ConfigError:
+        raise
+    except Exception as error:  # pydantic.ValidationError, yaml.YAMLError, OSError
+        raise ConfigError(f"invalid configuration: {error}") from error

@@ -1,0 +1,333 @@
+"""Request bodies (JSON, NDJSON, CSV) -> records, with errors that name the line, record and field.
+
+The whole batch is checked for shape before anything is stored, so a rejected request changes
+nothing. Only the shape is checked here; what is wrong with individual values (missing, wrong
+type, NaN) is counted later as data quality. The per-record loop is the ingest hot path: it does
+type checks and key-set comparisons only, no per-record model validation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from exporter.columns import ABSENT
+from exporter.config import FeatureKind
+from exporter.errors import RequestError
+
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
+CSV = "text/csv"
+_MEDIA_ALIASES = {
+    "application/json": JSON,
+    "text/json": JSON,
+    "application/x-ndjson": NDJSON,
+    "application/ndjson": NDJSON,
+    "application/jsonlines": NDJSON,
+    "application/jsonl": NDJSON,
+    "text/csv": CSV,
+    "application/csv": CSV,
+}
+
+PREDICTION_KEYS = frozenset({"id", "timestamp", "features", "prediction"})
+REFERENCE_KEYS = frozenset({"features", "prediction", "label"})
+
+
+@dataclass(frozen=True)
+class PredictionBatch:
+    """Served traffic, one entry per record in every list."""
+
+    features: list[dict[str, Any]]
+    predictions: list[Any]
+    ids: list[str | None]
+    timestamps: list[float | None]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    """Training data by column; absent cells are ABSENT, nulls None."""
+
+    columns: dict[str, list[Any]]
+    predictions: list[Any] | None
+    labels: list[Any] | None
+    rows: int
+
+
+def media_type(content_type: str | None, accepted: Sequence[str]) -> str:
+    """The canonical media type of a Content-Type header, or a 415 listing what is accepted."""
+    essence = (content_type or JSON).split(";", 1)[0].strip().lower()
+    canonical = _MEDIA_ALIASES.get(essence)
+    if canonical is None or canonical not in accepted:
+        raise RequestError(
+            415,
+            f"unsupported Content-Type {content_type!r}; send one of: {', '.join(accepted)}",
+            "header.content-type",
+            reason="unsupported_media_type",
+        )
+    return canonical
+
+
+def decode_predictions(body: bytes, media: str, max_records: int) -> PredictionBatch:
+    """A JSON `{"records": [...]}` or NDJSON body as a PredictionBatch."""
+    records, locate = _records(body, media, max_records)
+    features = _check_records(records, PREDICTION_KEYS, locate)
+    ids = _ids(records, locate)
+    timestamps = _timestamps(records, locate)
+    predictions = [record.get("prediction") for record in records]
+    return PredictionBatch(features, predictions, ids, timestamps)
+
+
+def decode_reference(
+    body: bytes,
+    media: str,
+    max_records: int,
+    *,
+    prediction_column: str,
+    label_column: str,
+    declared: Mapping[str, FeatureKind],
+) -> ReferenceTable:
+    """A JSON records body or a CSV table with a header row as a ReferenceTable."""
+    if media == CSV:
+        return _csv_table(body, max_records, prediction_column, label_column, declared)
+    records, locate = _records(body, media, max_records)
+    features = _check_records(records, REFERENCE_KEYS, locate)
+    names: dict[str, None] = {}
+    for row in features:
+        names.update(dict.fromkeys(row))
+    columns = {name: [row.get(name, ABSENT) for row in features] for name in names}
+    has_prediction = any("prediction" in record for record in records)
+    has_label = any("label" in record for record in records)
+    return ReferenceTable(
+        columns=columns,
+        predictions=[r.get("prediction") for r in records] if has_prediction else None,
+        labels=[r.get("label") for r in records] if has_label else None,
+        rows=len(records),
+    )
+
+
+def _records(body: bytes, media: str, max_records: int) -> tuple[list[Any], Any]:
+    """The list of record objects and a function that names record i for error messages."""
+    if media == NDJSON:
+        records, lines = _ndjson(body, max_records)
+        return records, lambda i: f"line {lines[i]}"
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise RequestError(400, f"invalid JSON: {error}", "body") from None
+    if type(document) is not dict:
+        raise RequestError(
+            422, f"expected an object with a 'records' array, got {_kind(document)}", "body"
+        )
+    unknown = document.keys() - {"records"}
+    if unknown:
+        raise RequestError(422, f"unknown field {sorted(unknown)[0]!r}", "body")
+    records = document.get("records")
+    if type(records) is not list:
+        raise RequestError(422, f"expected an array, got {_kind(records)}", "records")
+    _check_count(len(records), max_records)
+    return records, lambda i: f"records[{i}]"
+
+
+def _ndjson(body: bytes, max_records: int) -> tuple[list[Any], list[int]]:
+    records: list[Any] = []
+    lines: list[int] = []
+    for number, line in enumerate(body.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(orjson.loads(line))
+        except orjson.JSONDecodeError as error:
+            raise RequestError(400, f"invalid JSON: {error}", f"line {number}") from None
+        lines.append(number)
+        if len(records) > max_records:
+            _check_count(len(records), max_records)
+    return records, lines
+
+
+def _check_count(count: int, max_records: int) -> None:
+    if count > max_records:
+        raise RequestError(
+            413,
+            f"{count if count <= max_records + 1 else 'more'} records exceed "
+            f"limits.max_records_per_request ({max_records}); split the batch",
+            "records",
+            reason="too_large",
+        )
+
+
+def _check_records(
+    records: list[Any], allowed: frozenset[str], locate: Any
+) -> list[dict[str, Any]]:
+    """Each record's `features` object, after checking every record's shape."""
+    features: list[dict[str, Any]] = []
+    append = features.append
+    for i, record in enumerate(records):
+        if type(record) is not dict:
+            raise RequestError(422, f"expected an object, got {_kind(record)}", locate(i))
+        if not record.keys() <= allowed:
+            unknown = sorted(record.keys() - allowed)[0]
+            raise RequestError(
+                422,
+                f"unknown field {unknown!r}; a record may have: {', '.join(sorted(allowed))}",
+                locate(i),
+            )
+        values = record.get("features")
+        if type(values) is not dict:
+            if values is None:
+                raise RequestError(422, "missing required object 'features'", locate(i))
+            raise RequestError(422, f"expected an object, got {_kind(values)}", f"{locate(i)}.features")
+        append(values)
+    return features
+
+
+def _ids(records: list[Any], locate: Any) -> list[str | None]:
+    ids = [record.get("id") for record in records]
+    if set(map(type, ids)) <= {str, type(None)}:
+        return ids
+    checked: list[str | None] = []
+    for i, value in enumerate(ids):
+        if value is None or type(value) is str:
+            checked.append(value)
+        elif type(value) is int:
+            checked.append(str(value))
+        else:
+            raise RequestError(422, f"expected a string or integer, got {_kind(value)}", f"{locate(i)}.id")
+    return checked
+
+
+def _timestamps(records: list[Any], locate: Any) -> list[float | None]:
+    raw = [record.get("timestamp") for record in records]
+    kinds = set(map(type, raw))
+    if kinds <= {type(None)}:
+        return raw
+    stamps: list[float | None] = []
+    for i, value in enumerate(raw):
+        stamps.append(_timestamp(value, lambda i=i: f"{locate(i)}.timestamp"))
+    return stamps
+
+
+def _timestamp(value: Any, where: Any) -> float | None:
+    """Epoch seconds from a number or an RFC 3339 string with an offset."""
+    kind = type(value)
+    if value is None:
+        return None
+    if kind is int or kind is float:
+        if not math.isfinite(value) or value < 0:
+            raise RequestError(422, f"expected epoch seconds >= 0, got {value!r}", where())
+        return float(value)
+    if kind is str:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise RequestError(
+                422,
+                f"expected epoch seconds or an RFC 3339 time with an offset, got {value[:64]!r}",
+                where(),
+            )
+        return parsed.timestamp()
+    raise RequestError(422, f"expected a number or a string, got {_kind(value)}", where())
+
+
+def _csv_table(
+    body: bytes,
+    max_records: int,
+    prediction_column: str,
+    label_column: str,
+    declared: Mapping[str, FeatureKind],
+) -> ReferenceTable:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RequestError(400, f"CSV is not UTF-8: {error.reason} at byte {error.start}", "body") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RequestError(422, "empty CSV: expected a header row", "line 1") from None
+    except csv.Error as error:
+        raise RequestError(400, f"invalid CSV: {error}", "line 1") from None
+    header = [name.strip() for name in header]
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise RequestError(422, f"column {position} has an empty name", "line 1")
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise RequestError(422, f"duplicate column name {duplicated[0]!r}", "line 1")
+    cells: list[list[str]] = [[] for _ in header]
+    width = len(header)
+    rows = 0
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != width:
+                raise RequestError(
+                    422, f"expected {width} fields, got {len(row)}", f"line {reader.line_num}"
+                )
+            rows += 1
+            if rows > max_records:
+                _check_count(rows, max_records)
+            for column, cell in zip(cells, row):
+                column.append(cell)
+    except csv.Error as error:
+        raise RequestError(400, f"invalid CSV: {error}", f"line {reader.line_num}") from None
+    typed = {
+        name: _typed_cells(column, declared.get(name)) for name, column in zip(header, cells)
+    }
+    predictions = typed.pop(prediction_column, None)
+    labels = typed.pop(label_column, None)
+    return ReferenceTable(columns=typed, predictions=predictions, labels=labels, rows=rows)
+
+
+def _typed_cells(cells: list[str], declared: FeatureKind | None) -> list[Any]:
+    """A CSV column with empty cells as None and numbers as floats when the column is numeric.
+
+    An undeclared column is numeric only if every non-empty cell parses as a number; otherwise
+    its cells stay strings, so codes such as "02139" keep their spelling. A column declared
+    numeric converts each cell that parses and leaves the rest as strings (type mismatches).
+    """
+    if declared is not None and declared != "numeric":
+        return [cell if cell != "" else None for cell in cells]
+    numbers: list[Any] = []
+    every_cell_numeric = True
+    for cell in cells:
+        if cell == "":
+            numbers.append(None)
+            continue
+        try:
+            numbers.append(float(cell))
+        except ValueError:
+            every_cell_numeric = False
+            numbers.append(cell)
+    if every_cell_numeric or declared == "numeric":
+        return numbers
+    return [cell if cell != "" else None for cell in cells]
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

@@ -1,0 +1,289 @@
+"""Prometheus exposition: drift families from the last reports, live counters per scrape.
+
+The drift families change once per evaluation, so `ReportBoard.publish` renders them to text
+once, in the evaluator's thread, and every scrape until the next evaluation serves those bytes.
+Only the live families (counters, build info, the evaluation-duration histogram) are rendered
+per scrape. Every family is built fresh from immutable data, so a deleted model or a feature
+removed from a new reference disappears from /metrics instead of lingering as a stale series.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from exporter import __version__
+from exporter.evaluator import ColumnReport, EvaluationReport
+from exporter.store import INVALID_REASONS
+from exporter.errors import RejectReason
+
+if TYPE_CHECKING:
+    from exporter.store import WindowStore
+
+#: Text format 0.0.4: what every Prometheus since 2.0 parses.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_COMPUTED = "Computed each evaluation interval from the rolling window."
+#: (statistic, metric suffix, help) for each statistic gauge, feature and prediction alike.
+STATISTIC_GAUGES = (
+    ("psi", "psi", "Population stability index over reference bins."),
+    ("ks", "ks_statistic", "Kolmogorov-Smirnov statistic (numeric)."),
+    ("ks", "ks_pvalue", "Kolmogorov-Smirnov two-sided p-value, uncorrected (numeric)."),
+    ("jensen_shannon", "jensen_shannon", "Jensen-Shannon distance, base 2, 0 to 1."),
+    (
+        "wasserstein_normalized",
+        "wasserstein_normalized",
+        "Wasserstein-1 distance divided by the reference standard deviation (numeric).",
+    ),
+    ("chi2", "chi2_statistic", "Chi-squared homogeneity statistic (categorical)."),
+    ("chi2", "chi2_pvalue", "Chi-squared p-value, uncorrected (categorical)."),
+)
+QUALITY_GAUGES = (
+    ("missing_ratio", "Share of window records with the value missing or NaN."),
+    ("type_mismatch_ratio", "Share of window records with a value of the wrong type."),
+    ("unseen_category_ratio", "Share of window records with a category the reference lacks."),
+    ("out_of_range_ratio", "Share of window records outside the reference min..max."),
+)
+REJECT_REASONS: tuple[RejectReason, ...] = (
+    "malformed",
+    "too_large",
+    "unsupported_media_type",
+    "unknown_model",
+    "invalid_name",
+    "limit",
+)
+
+
+class DriftCollector(Collector):
+    """Families built at collect time from one immutable mapping of model -> last report."""
+
+    def __init__(self, reports: Mapping[str, EvaluationReport]) -> None:
+        self._reports = reports
+
+    def collect(self) -> Iterator[Metric]:
+        reports = [self._reports[model] for model in sorted(self._reports)]
+        yield from _model_gauges(reports)
+        yield from _statistic_gauges(reports)
+        yield from _quality_gauges(reports)
+
+
+def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, f"{documentation} {_COMPUTED}", labels=labels)
+
+
+def _model_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
+    window = _gauge("drift_window_records", "Records in the rolling window.", ["model"])
+    minimum = _gauge(
+        "drift_window_min_records",
+        "Records the window needs before drift gauges are published.",
+        ["model"],
+    )
+    reference = _gauge("drift_reference_records", "Rows in the reference profile.", ["model"])
+    last = _gauge(
+        "drift_last_evaluation_timestamp_seconds",
+        "Unix time of the last successful evaluation.",
+        ["model"],
+    )
+    success = _gauge(
+        "drift_evaluation_success", "1 if the last evaluation succeeded, else 0.", ["model"]
+    )
+    evaluated = _gauge(
+        "drift_features_evaluated", "Features with a drift decision this evaluation.", ["model"]
+    )
+    drifted = _gauge(
+        "drift_features_drifted",
+        "Features judged drifted under the configured method and multiple-testing correction.",
+        ["model"],
+    )
+    ratio = _gauge(
+        "drift_features_drifted_ratio", "Share of evaluated features judged drifted.", ["model"]
+    )
+    for report in reports:
+        labels = [report.model]
+        success.add_metric(labels, 0.0 if report.status == "error" else 1.0)
+        if report.last_success_at is not None:
+            last.add_metric(labels, report.last_success_at)
+        if report.status == "error":
+            continue
+        window.add_metric(labels, report.window_records)
+        minimum.add_metric(labels, report.min_records)
+        reference.add_metric(labels, report.reference_rows)
+        if report.status == "ok" and report.drifted_ratio is not None:
+            evaluated.add_metric(labels, report.features_evaluated)
+            drifted.add_metric(labels, report.features_drifted)
+            ratio.add_metric(labels, report.drifted_ratio)
+    yield from (window, minimum, reference, last, success, evaluated, drifted, ratio)
+
+
+def _statistic_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
+    for scope, labels in (("feature", ["model", "feature"]), ("prediction", ["model"])):
+        families = {}
+        for statistic, suffix, documentation in STATISTIC_GAUGES:
+            families[suffix] = (
+                statistic,
+                _gauge(f"drift_{scope}_{suffix}", documentation, labels),
+            )
+        flag = _gauge(
+            f"drift_{scope}_drifted",
+            "1 if judged drifted under the configured method and correction, else 0.",
+            labels,
+        )
+        for report, column, values in _columns(reports, scope):
+            for suffix, (statistic, family) in families.items():
+                result = column.statistic(statistic)
+                if result is None:
+                    continue
+                value = result.pvalue if suffix.endswith("pvalue") else result.value
+                if value is not None:
+                    family.add_metric(values, value)
+            if column.drifted is not None:
+                flag.add_metric(values, 1.0 if column.drifted else 0.0)
+        yield from (family for _, family in families.values())
+        yield flag
+
+
+def _quality_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
+    for scope, labels in (("feature", ["model", "feature"]), ("prediction", ["model"])):
+        families = [
+            (field, _gauge(f"drift_{scope}_{field}", documentation, labels))
+            for field, documentation in QUALITY_GAUGES
+        ]
+        for _, column, values in _columns(reports, scope):
+            if column.quality is None:
+                continue
+            for field, family in families:
+                value = getattr(column.quality, field)
+                if value is not None:
+                    family.add_metric(values, value)
+        yield from (family for _, family in families)
+
+
+def _columns(
+    reports: list[EvaluationReport], scope: str
+) -> Iterator[tuple[EvaluationReport, ColumnReport, list[str]]]:
+    for report in reports:
+        if scope == "prediction":
+            if report.prediction is not None:
+                yield report, report.prediction, [report.model]
+        else:
+            for column in report.features:
+                yield report, column, [report.model, column.name]
+
+
+class LiveCollector(Collector):
+    """Counters read from the store at scrape time, plus the build info."""
+
+    def __init__(self, store: WindowStore, rejections: RejectionCounter) -> None:
+        self._store = store
+        self._rejections = rejections
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "drift_build_info", "drift-exporter build; the value is always 1.", labels=["version"]
+        )
+        info.add_metric([__version__], 1.0)
+        yield info
+        records = CounterMetricFamily(
+            "drift_records_total", "Prediction records accepted.", labels=["model"]
+        )
+        invalid = CounterMetricFamily(
+            "drift_invalid_values_total",
+            "Values in accepted records counted as a data-quality problem, by reason.",
+            labels=["model", "reason"],
+        )
+        newest = GaugeMetricFamily(
+            "drift_last_record_timestamp_seconds",
+            "Newest record timestamp the model server sent (event time), as unix time.",
+            labels=["model"],
+        )
+        for model, window in self._store.windows():
+            counters = window.counters
+            records.add_metric([model], counters.records)
+            for reason in INVALID_REASONS:
+                invalid.add_metric([model, reason], counters.invalid[reason])
+            if counters.last_record_timestamp is not None:
+                newest.add_metric([model], counters.last_record_timestamp)
+        yield from (records, invalid, newest)
+        rejected = CounterMetricFamily(
+            "drift_requests_rejected_total",
+            "Requests answered with a 4xx because of client input, by reason.",
+            labels=["reason"],
+        )
+        for reason, count in self._rejections.items():
+            rejected.add_metric([reason], count)
+        yield rejected
+
+
+class RejectionCounter:
+    """Rejected requests by reason: a fixed label set, so it can never grow."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(REJECT_REASONS, 0)
+
+    def increment(self, reason: RejectReason) -> None:
+        with self._lock:
+            self._counts[reason] += 1
+
+    def items(self) -> Iterable[tuple[str, int]]:
+        with self._lock:
+            return list(self._counts.items())
+
+
+class ReportBoard:
+    """The last report per model, and its exposition text rendered once per publication."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reports: dict[str, EvaluationReport] = {}
+        self._text = b""
+
+    def get(self, model: str) -> EvaluationReport | None:
+        return self._reports.get(model)
+
+    def reports(self) -> Mapping[str, EvaluationReport]:
+        return self._reports
+
+    @property
+    def text(self) -> bytes:
+        return self._text
+
+    def publish(self, reports: Iterable[EvaluationReport]) -> None:
+        """Replace these models' reports and re-render the drift families."""
+        with self._lock:
+            updated = dict(self._reports)
+            updated.update((report.model, report) for report in reports)
+            self._swap(updated)
+
+    def discard(self, model: str) -> None:
+        with self._lock:
+            if model in self._reports:
+                updated = dict(self._reports)
+                del updated[model]
+                self._swap(updated)
+
+    def _swap(self, reports: dict[str, EvaluationReport]) -> None:
+        self._text = render(reports)
+        self._reports = reports
+
+
+def render(reports: Mapping[str, EvaluationReport]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DriftCollector(reports))
+    return generate_latest(registry)
+
+
+def evaluation_duration_histogram(registry: CollectorRegistry) -> Histogram:
+    return Histogram(
+        "drift_evaluation_duration_seconds",
+        "Seconds one evaluation of one model took.",
+        ["model"],
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        registry=registry,
+    )

@@ -1,0 +1,93 @@
+"""The evaluation worker: every interval, evaluate every model in a thread and publish the reports.
+
+Evaluation (scipy, sorting) never runs on the event loop or inside a scrape: ingest keeps
+answering while a cycle runs, and scrapes serve the text the last cycle rendered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from prometheus_client import Histogram
+
+from exporter.config import Settings
+from exporter.evaluator import EvaluationReport, evaluate, failed_report
+from exporter.metrics import ReportBoard
+from exporter.store import ModelWindow, WindowStore
+
+log = logging.getLogger(__name__)
+
+
+class EvaluationScheduler:
+    """Owns the worker thread; `evaluate_now` serves POST /evaluate from a pool thread."""
+
+    def __init__(
+        self,
+        store: WindowStore,
+        board: ReportBoard,
+        settings: Settings,
+        duration: Histogram,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._store = store
+        self._board = board
+        self._settings = settings
+        self._duration = duration
+        self._clock = clock
+        self._timer = timer
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="drift-evaluator", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_once(self) -> list[EvaluationReport]:
+        """Evaluate every model and publish all reports together (one render per cycle)."""
+        reports = [self._evaluate(model, window) for model, window in self._store.windows()]
+        # A model deleted while the cycle ran must not come back through its last report.
+        self._board.publish([report for report in reports if report.model in self._store])
+        return reports
+
+    def evaluate_now(self, model: str) -> EvaluationReport:
+        """Evaluate one model now and publish it; raises RequestError for an unknown model."""
+        report = self._evaluate(model, self._store.get(model))
+        self._board.publish([report])
+        return report
+
+    def _evaluate(self, model: str, window: ModelWindow) -> EvaluationReport:
+        settings = self._settings
+        min_records = settings.min_records_for(model)
+        started = self._timer()
+        try:
+            report = evaluate(window.snapshot(), settings.drift, min_records, self._clock())
+        except Exception as error:  # a bug, not client input: keep serving, say so loudly
+            log.exception("evaluation of model %r failed", model)
+            return failed_report(
+                self._board.get(model), model, self._clock(), repr(error), min_records, settings.drift
+            )
+        elapsed = self._timer() - started
+        self._duration.labels(model).observe(elapsed)
+        return replace(report, duration_seconds=elapsed)
+
+    def _run(self) -> None:
+        interval = self._settings.evaluation_interval_seconds
+        while not self._stop.wait(interval):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("evaluation cycle failed")

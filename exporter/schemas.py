@@ -1,0 +1,85 @@
+"""Pydantic models of the request and response bodies, for the OpenAPI document.
+
+Ingest does not validate through these (validating 1,000 records one model at a time costs more
+than everything else on the path); `decoding.py` checks the same shapes batch-wise. They document
+the contract and let schema-driven clients and fuzzers know it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scalar = float | int | str | bool | None
+
+
+class PredictionRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | int | None = Field(None, description="Joins later ground truth to this record.")
+    timestamp: float | str | None = Field(
+        None, description="Event time: epoch seconds or RFC 3339 with an offset."
+    )
+    features: dict[str, Any] = Field(description="Feature name -> value as served.")
+    prediction: Any = Field(None, description="The model's output: a score or a class.")
+
+
+class PredictionsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[PredictionRecord]
+
+
+class ReferenceRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    features: dict[str, Any]
+    prediction: Any = None
+    label: Any = None
+
+
+class ReferenceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[ReferenceRecord]
+
+
+class Accepted(BaseModel):
+    accepted: int = Field(description="Records counted into the window.")
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What is wrong, prefixed by where.")
+    location: str | None = Field(
+        None, description="Where: records[3].features, line 17, header.content-type, ..."
+    )
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "The body is not valid JSON, NDJSON or CSV."),
+        (404, "Unknown model."),
+        (409, "A configured limit was reached."),
+        (413, "The body or the batch is over the configured limit."),
+        (415, "Unsupported Content-Type."),
+        (422, "The body has the wrong shape, or a name is unsafe."),
+    )
+}
+
+
+def json_body(model: type[BaseModel], *, csv: bool = False, ndjson: bool = False) -> dict[str, Any]:
+    """`openapi_extra` documenting a body that the handler reads and checks itself."""
+    content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
+    if ndjson:
+        record = model.model_json_schema()["$defs"]
+        name = next(iter(record))
+        content["application/x-ndjson"] = {
+            "schema": {"type": "string", "description": f"One {name} JSON object per line."}
+        }
+    if csv:
+        content["text/csv"] = {
+            "schema": {"type": "string", "description": "A header row, then one row per record."}
+        }
+    return {"requestBody": {"required": True, "content": content}}

@@ -1,0 +1,420 @@
+"""WindowStore: per-model rolling windows of binned counts, bounded in records, age and memory.
+
+A model's window is a ring of slices. Each slice holds, per monitored column, the bin counts,
+the data-quality counts, and (numeric columns) a reservoir sample of raw values for the ECDF
+statistics. Appending touches only the newest slice and expiry drops whole slices, so the cost
+of both is independent of traffic. Bounds, with S = window.slices:
+
+* records: at most `window.max_records`; once full, between max_records*(1-1/S) and max_records.
+* age: slices older than `window.duration_seconds` (+ at most one slice, duration/S) are dropped.
+* raw values: at most ceil(window.sample_size / S) floats per numeric column per slice.
+* models: at most `limits.max_models`; columns per model: `limits.max_features_per_model` + 1.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from exporter.columns import ABSENT, categorical_column, category_codes, numeric_column
+from exporter.config import Settings
+from exporter.decoding import PredictionBatch
+from exporter.errors import RequestError
+from exporter.profile import CategoricalProfile, NumericProfile, ReferenceProfile
+from exporter.stats.binning import bin_counts
+
+#: The fixed reasons behind drift_invalid_values_total{reason}.
+INVALID_REASONS = (
+    "missing",
+    "nan",
+    "type_mismatch",
+    "unseen_category",
+    "out_of_range",
+    "unknown_feature",
+)
+
+Clock = Callable[[], float]
+
+
+class Reservoir:
+    """A uniform sample of at most `capacity` values from everything added (Algorithm R)."""
+
+    __slots__ = ("capacity", "filled", "seen", "values")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.values = np.empty(0, dtype=np.float64)
+        self.filled = 0
+        self.seen = 0
+
+    def add(self, new: NDArray[np.float64], rng: np.random.Generator) -> None:
+        if len(self.values) < self.capacity and self.filled + len(new) > len(self.values):
+            grown = np.empty(min(self.capacity, max(64, 2 * (self.filled + len(new)))))
+            grown[: self.filled] = self.values[: self.filled]
+            self.values = grown
+        take = min(self.capacity - self.filled, len(new))
+        if take > 0:
+            self.values[self.filled : self.filled + take] = new[:take]
+            self.filled += take
+            self.seen += take
+            new = new[take:]
+        if len(new):
+            # Item number t (1-based) replaces a uniform slot with probability capacity/t.
+            numbers = np.arange(self.seen + 1, self.seen + len(new) + 1)
+            slots = rng.integers(0, numbers)
+            kept = slots < self.capacity
+            self.values[slots[kept]] = new[kept]
+            self.seen += len(new)
+
+    def sample(self) -> NDArray[np.float64]:
+        return self.values[: self.filled]
+
+
+class WindowSlice:
+    """The counts of one slice of the window, column by column in profile.columns order."""
+
+    __slots__ = (
+        "counts",
+        "missing",
+        "nan",
+        "out_of_range",
+        "records",
+        "samples",
+        "started_at",
+        "type_mismatch",
+        "unseen",
+    )
+
+    def __init__(self, profile: ReferenceProfile, started_at: float, sample_capacity: int):
+        columns = profile.columns
+        self.started_at = started_at
+        self.records = 0
+        self.counts = [np.zeros(column.bins, dtype=np.int64) for column in columns]
+        width = len(columns)
+        self.missing = np.zeros(width, dtype=np.int64)
+        self.nan = np.zeros(width, dtype=np.int64)
+        self.type_mismatch = np.zeros(width, dtype=np.int64)
+        self.out_of_range = np.zeros(width, dtype=np.int64)
+        self.unseen = np.zeros(width, dtype=np.int64)
+        self.samples = [
+            Reservoir(sample_capacity) if isinstance(column, NumericProfile) else None
+            for column in columns
+        ]
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnWindow:
+    """One column's merged window: bin counts, quality counts, and the raw-value sample."""
+
+    counts: NDArray[np.int64]
+    missing: int
+    nan: int
+    type_mismatch: int
+    out_of_range: int
+    unseen: int
+    sample: NDArray[np.float64] | None
+
+    @property
+    def valid(self) -> int:
+        return int(self.counts.sum())
+
+
+@dataclass(frozen=True, eq=False)
+class WindowSnapshot:
+    """An immutable copy of a model's window, safe to evaluate outside the lock."""
+
+    profile: ReferenceProfile
+    records: int
+    columns: tuple[ColumnWindow, ...]
+    taken_at: float
+    oldest_started_at: float | None
+
+
+@dataclass
+class ModelCounters:
+    """Monotonic counts for one model; they survive reference replacement, not deletion."""
+
+    records: int = 0
+    invalid: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INVALID_REASONS, 0))
+    last_record_timestamp: float | None = None
+
+
+class ModelWindow:
+    """One model's reference profile, window slices and counters, behind one lock."""
+
+    def __init__(self, profile: ReferenceProfile, settings: Settings, clock: Clock) -> None:
+        window = settings.window
+        self.lock = threading.Lock()
+        self.profile = profile
+        self.counters = ModelCounters()
+        self.slices: deque[WindowSlice] = deque()
+        self._clock = clock
+        self._max_records = window.max_records
+        self._duration = window.duration_seconds
+        self._slice_records = (
+            None if window.max_records is None else math.ceil(window.max_records / window.slices)
+        )
+        self._slice_seconds = (
+            None if window.duration_seconds is None else window.duration_seconds / window.slices
+        )
+        self._sample_capacity = math.ceil(window.sample_size / window.slices)
+        self._rng = np.random.default_rng(settings.reference.seed)
+        self._records = 0
+
+    @property
+    def records(self) -> int:
+        """Records in the window now (as of the last append or expiry)."""
+        return self._records
+
+    def replace_profile(self, profile: ReferenceProfile) -> None:
+        """A new reference re-bins everything, so the old window cannot be kept."""
+        with self.lock:
+            self.profile = profile
+            self.slices.clear()
+            self._records = 0
+
+    def append(self, batch: PredictionBatch) -> int:
+        """Count a checked batch into the window; returns how many records it held."""
+        with self.lock:
+            now = self._clock()
+            self._expire(now)
+            start = 0
+            total = len(batch)
+            while start < total:
+                current = self._current_slice(now)
+                room = total - start
+                if self._slice_records is not None:
+                    room = min(room, self._slice_records - current.records)
+                self._make_room(room)
+                self._count(current, batch, start, start + room)
+                start += room
+            self._count_batch_extras(batch)
+            return total
+
+    def snapshot(self) -> WindowSnapshot:
+        """Merge the slices into one immutable window, after expiring old slices."""
+        with self.lock:
+            now = self._clock()
+            self._expire(now)
+            profile = self.profile
+            slices = list(self.slices)
+            columns = tuple(self._merge(i, slices) for i in range(len(profile.columns)))
+            return WindowSnapshot(
+                profile=profile,
+                records=self._records,
+                columns=columns,
+                taken_at=now,
+                oldest_started_at=slices[0].started_at if slices else None,
+            )
+
+    def _current_slice(self, now: float) -> WindowSlice:
+        if self.slices:
+            newest = self.slices[-1]
+            fresh = self._slice_seconds is None or now - newest.started_at < self._slice_seconds
+            roomy = self._slice_records is None or newest.records < self._slice_records
+            if fresh and roomy:
+                return newest
+        created = WindowSlice(self.profile, now, self._sample_capacity)
+        self.slices.append(created)
+        return created
+
+    def _make_room(self, incoming: int) -> None:
+        if self._max_records is None:
+            return
+        while len(self.slices) > 1 and self._records + incoming > self._max_records:
+            self._records -= self.slices.popleft().records
+
+    def _expire(self, now: float) -> None:
+        if self._duration is None or self._slice_seconds is None:
+            return
+        horizon = now - self._duration - self._slice_seconds
+        while self.slices and self.slices[0].started_at <= horizon:
+            self._records -= self.slices.popleft().records
+
+    def _count(self, target: WindowSlice, batch: PredictionBatch, start: int, stop: int) -> None:
+        features = batch.features[start:stop]
+        profile = self.profile
+        for i, column in enumerate(profile.columns):
+            if column is profile.prediction:
+                raw = batch.predictions[start:stop]
+            else:
+                name = column.name
+                raw = [values.get(name, ABSENT) for values in features]
+            if isinstance(column, NumericProfile):
+                self._count_numeric(target, i, column, raw)
+            else:
+                self._count_categorical(target, i, column, raw)
+        target.records += stop - start
+        self._records += stop - start
+
+    def _count_numeric(
+        self, target: WindowSlice, i: int, column: NumericProfile, raw: list[Any]
+    ) -> None:
+        parsed = numeric_column(raw)
+        values = parsed.values
+        target.counts[i] += bin_counts(values, column.edges)
+        outside = 0
+        if len(values) and column.valid:
+            outside = int(np.count_nonzero(values < column.minimum)) + int(
+                np.count_nonzero(values > column.maximum)
+            )
+        target.missing[i] += parsed.missing
+        target.nan[i] += parsed.nan
+        target.type_mismatch[i] += parsed.type_mismatch
+        target.out_of_range[i] += outside
+        sample = target.samples[i]
+        if sample is not None and len(values):
+            sample.add(values, self._rng)
+        self._tally(parsed.missing, parsed.nan, parsed.type_mismatch, outside, 0)
+
+    def _count_categorical(
+        self, target: WindowSlice, i: int, column: CategoricalProfile, raw: list[Any]
+    ) -> None:
+        parsed = categorical_column(raw, boolean=column.kind == "boolean")
+        codes = category_codes(parsed.keys, column.index, column.overflow)
+        counts = np.bincount(codes, minlength=column.bins)
+        target.counts[i] += counts
+        unseen = 0
+        if counts[column.overflow]:
+            seen = column.seen
+            unseen = sum(1 for key in parsed.keys if key is not None and key not in seen)
+        target.missing[i] += parsed.missing
+        target.type_mismatch[i] += parsed.type_mismatch
+        target.unseen[i] += unseen
+        self._tally(parsed.missing, 0, parsed.type_mismatch, 0, unseen)
+
+    def _tally(self, missing: int, nan: int, mismatch: int, outside: int, unseen: int) -> None:
+        invalid = self.counters.invalid
+        invalid["missing"] += missing
+        invalid["nan"] += nan
+        invalid["type_mismatch"] += mismatch
+        invalid["out_of_range"] += outside
+        invalid["unseen_category"] += unseen
+
+    def _count_batch_extras(self, batch: PredictionBatch) -> None:
+        counters = self.counters
+        counters.records += len(batch)
+        names = self.profile.feature_names
+        keys = sum(map(len, batch.features))
+        if keys:
+            known = set(names)
+            if keys != len(names) * len(batch) or not all(
+                values.keys() <= known for values in batch.features
+            ):
+                counters.invalid["unknown_feature"] += sum(
+                    len(values.keys() - known) for values in batch.features
+                )
+        stamps = [stamp for stamp in batch.timestamps if stamp is not None]
+        if stamps:
+            newest = max(stamps)
+            last = counters.last_record_timestamp
+            counters.last_record_timestamp = newest if last is None else max(last, newest)
+
+    def _merge(self, i: int, slices: list[WindowSlice]) -> ColumnWindow:
+        column = self.profile.columns[i]
+        counts = np.zeros(column.bins, dtype=np.int64)
+        for part in slices:
+            counts += part.counts[i]
+        sample = None
+        if isinstance(column, NumericProfile):
+            sample = self._merged_sample([part.samples[i] for part in slices])
+        return ColumnWindow(
+            counts=counts,
+            missing=int(sum(part.missing[i] for part in slices)),
+            nan=int(sum(part.nan[i] for part in slices)),
+            type_mismatch=int(sum(part.type_mismatch[i] for part in slices)),
+            out_of_range=int(sum(part.out_of_range[i] for part in slices)),
+            unseen=int(sum(part.unseen[i] for part in slices)),
+            sample=sample,
+        )
+
+    def _merged_sample(self, reservoirs: list[Reservoir | None]) -> NDArray[np.float64]:
+        """One uniform sample of the window from the slices' reservoirs.
+
+        A slice that saw more values than its reservoir holds is under-represented, so every
+        slice contributes in proportion to what it saw, at the lowest kept rate of any slice.
+        """
+        parts = [r for r in reservoirs if r is not None and r.seen]
+        if not parts:
+            return np.empty(0, dtype=np.float64)
+        if all(r.filled == r.seen for r in parts):
+            return np.concatenate([r.sample() for r in parts])
+        rate = min(r.filled / r.seen for r in parts)
+        chosen = []
+        for r in parts:
+            size = min(r.filled, int(round(r.seen * rate)))
+            chosen.append(self._rng.choice(r.sample(), size=size, replace=False))
+        return np.concatenate(chosen)
+
+
+class WindowStore:
+    """Every model's window, created by its first reference upload, capped at max_models."""
+
+    def __init__(self, settings: Settings, clock: Clock = time.time) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._models: dict[str, ModelWindow] = {}
+
+    def __contains__(self, model: str) -> bool:
+        return model in self._models
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._models))
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def get(self, model: str) -> ModelWindow:
+        """The model's window, or a 404 that says how to create it."""
+        window = self._models.get(model)
+        if window is None:
+            raise RequestError(
+                404,
+                f"unknown model {model!r}: upload its reference first "
+                f"(PUT /v1/models/{model}/reference)",
+                "path.model",
+                reason="unknown_model",
+            )
+        return window
+
+    def windows(self) -> list[tuple[str, ModelWindow]]:
+        with self._lock:
+            return sorted(self._models.items())
+
+    def set_reference(self, profile: ReferenceProfile) -> bool:
+        """Install a profile, creating the model if needed; True if the model is new."""
+        with self._lock:
+            window = self._models.get(profile.model)
+            if window is not None:
+                window.replace_profile(profile)
+                return False
+            cap = self._settings.limits.max_models
+            if len(self._models) >= cap:
+                raise RequestError(
+                    409,
+                    f"limits.max_models ({cap}) reached; delete a model first",
+                    "path.model",
+                    reason="limit",
+                )
+            self._models[profile.model] = ModelWindow(profile, self._settings, self._clock)
+            return True
+
+    def delete(self, model: str) -> None:
+        with self._lock:
+            self.get(model)
+            del self._models[model]
+
+    def append(self, model: str, batch: PredictionBatch) -> int:
+        return self.get(model).append(batch)
+
+    def snapshot(self, model: str) -> WindowSnapshot:
+        return self.get(model).snapshot()
