@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--records-per-second", type=float, default=200.0)
             command.add_argument("--drift-after-seconds", type=float, default=60.0)
             command.add_argument(
-                "--duration-seconds", type=float, help="stop after this long (default: run until ^C)"
+                "--duration-seconds",
+                type=float,
+                help="stop after this long (default: run until ^C)",
             )
     return parser
 
@@ -60,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"drift-exporter: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's own requests are noise
     server = uvicorn.Server(
         uvicorn.Config(
@@ -95,7 +99,8 @@ def _run_demo(server: uvicorn.Server, settings: Settings, args: argparse.Namespa
         f"  models:       {base}/v1/models\n"
         f"  API docs:     {base}/docs\n"
         f"Traffic: {args.records_per_second:g} records/s, drift injected after "
-        f"{args.drift_after_seconds:g} s; evaluation every {settings.evaluation_interval_seconds:g} s.",
+        f"{args.drift_after_seconds:g} s; "
+        f"evaluation every {settings.evaluation_interval_seconds:g} s.",
         flush=True,
     )
     sender = threading.Thread(target=traffic.run, name="demo-traffic", daemon=True)

@@ -15,7 +15,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-
 class _Absent:
     """The type of ABSENT."""
 
@@ -129,6 +128,4 @@ def category_codes(
     Keys that are None (missing or mismatched) are left out, so len(result) counts usable values.
     """
     get = index.get
-    return np.fromiter(
-        (get(key, overflow) for key in keys if key is not None), dtype=np.intp
-    )
+    return np.fromiter((get(key, overflow) for key in keys if key is not None), dtype=np.intp)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,9 @@ _MEDIA_ALIASES = {
     "text/csv": CSV,
     "application/csv": CSV,
 }
+
+#: A leading zero before another digit: how codes (zip, account), not numbers, are spelled.
+_CODE_LIKE = re.compile(r"\s*[+-]?0\d")
 
 PREDICTION_KEYS = frozenset({"id", "timestamp", "features", "prediction"})
 REFERENCE_KEYS = frozenset({"features", "prediction", "label"})
@@ -131,11 +135,11 @@ def _records(body: bytes, media: str, max_records: int) -> tuple[list[Any], Any]
     unknown = document.keys() - {"records"}
     if unknown:
         raise RequestError(422, f"unknown field {sorted(unknown)[0]!r}", "body")
-    records = document.get("records")
-    if type(records) is not list:
-        raise RequestError(422, f"expected an array, got {_kind(records)}", "records")
-    _check_count(len(records), max_records)
-    return records, lambda i: f"records[{i}]"
+    listed = document.get("records")
+    if type(listed) is not list:
+        raise RequestError(422, f"expected an array, got {_kind(listed)}", "records")
+    _check_count(len(listed), max_records)
+    return listed, lambda i: f"records[{i}]"
 
 
 def _ndjson(body: bytes, max_records: int) -> tuple[list[Any], list[int]]:
@@ -185,7 +189,9 @@ def _check_records(
         if type(values) is not dict:
             if values is None:
                 raise RequestError(422, "missing required object 'features'", locate(i))
-            raise RequestError(422, f"expected an object, got {_kind(values)}", f"{locate(i)}.features")
+            raise RequestError(
+                422, f"expected an object, got {_kind(values)}", f"{locate(i)}.features"
+            )
         append(values)
     return features
 
@@ -201,7 +207,9 @@ def _ids(records: list[Any], locate: Any) -> list[str | None]:
         elif type(value) is int:
             checked.append(str(value))
         else:
-            raise RequestError(422, f"expected a string or integer, got {_kind(value)}", f"{locate(i)}.id")
+            raise RequestError(
+                422, f"expected a string or integer, got {_kind(value)}", f"{locate(i)}.id"
+            )
     return checked
 
 
@@ -250,7 +258,9 @@ def _csv_table(
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise RequestError(400, f"CSV is not UTF-8: {error.reason} at byte {error.start}", "body") from None
+        raise RequestError(
+            400, f"CSV is not UTF-8: {error.reason} at byte {error.start}", "body"
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
@@ -279,12 +289,13 @@ def _csv_table(
             rows += 1
             if rows > max_records:
                 _check_count(rows, max_records)
-            for column, cell in zip(cells, row):
+            for column, cell in zip(cells, row, strict=True):
                 column.append(cell)
     except csv.Error as error:
         raise RequestError(400, f"invalid CSV: {error}", f"line {reader.line_num}") from None
     typed = {
-        name: _typed_cells(column, declared.get(name)) for name, column in zip(header, cells)
+        name: _typed_cells(column, declared.get(name))
+        for name, column in zip(header, cells, strict=True)
     }
     predictions = typed.pop(prediction_column, None)
     labels = typed.pop(label_column, None)
@@ -294,8 +305,9 @@ def _csv_table(
 def _typed_cells(cells: list[str], declared: FeatureKind | None) -> list[Any]:
     """A CSV column with empty cells as None and numbers as floats when the column is numeric.
 
-    An undeclared column is numeric only if every non-empty cell parses as a number; otherwise
-    its cells stay strings, so codes such as "02139" keep their spelling. A column declared
+    An undeclared column is numeric only if every non-empty cell parses as a number and none is
+    spelled with a leading zero (no number is written "02139": that is a code); otherwise its
+    cells stay strings, so codes keep their spelling. A column declared
     numeric converts each cell that parses and leaves the rest as strings (type mismatches).
     """
     if declared is not None and declared != "numeric":
@@ -307,6 +319,8 @@ def _typed_cells(cells: list[str], declared: FeatureKind | None) -> list[Any]:
             numbers.append(None)
             continue
         try:
+            if declared is None and _CODE_LIKE.match(cell):
+                raise ValueError(cell)
             numbers.append(float(cell))
         except ValueError:
             every_cell_numeric = False

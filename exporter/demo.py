@@ -97,7 +97,9 @@ class DemoTraffic:
             if not self._wait_until_up(client):
                 return
             reference = generate_records(self.rng, self.reference_rows)
-            client.put(f"/v1/models/{DEMO_MODEL}/reference", json={"records": reference}).raise_for_status()
+            client.put(
+                f"/v1/models/{DEMO_MODEL}/reference", json={"records": reference}
+            ).raise_for_status()
             self.say(f"demo: reference for {DEMO_MODEL!r} uploaded ({self.reference_rows} rows)")
             started = time.monotonic()
             announced = False

@@ -150,7 +150,7 @@ def evaluate(
     judged = snapshot.records >= min_records
     reports = [
         _column_report(column, window, snapshot.records, drift, judged)
-        for column, window in zip(profile.columns, snapshot.columns)
+        for column, window in zip(profile.columns, snapshot.columns, strict=True)
     ]
     features = reports[: len(profile.features)]
     prediction = reports[-1] if profile.prediction is not None else None
@@ -284,7 +284,9 @@ def _binned_statistics(
     ]
 
 
-def _pvalue_result(name: str, statistic: float, pvalue: float, drift: DriftSettings) -> StatisticResult:
+def _pvalue_result(
+    name: str, statistic: float, pvalue: float, drift: DriftSettings
+) -> StatisticResult:
     """A test result before correction; `_decide` fills in the adjusted p-value and the flag."""
     return StatisticResult(name, statistic, drift.alpha, pvalue < drift.alpha, pvalue, pvalue)
 
@@ -292,16 +294,23 @@ def _pvalue_result(name: str, statistic: float, pvalue: float, drift: DriftSetti
 def _decide(columns: list[ColumnReport], drift: DriftSettings) -> list[ColumnReport]:
     """Correct the test p-values across `columns`, then set each column's drift decision."""
     tests = [
-        (i, s) for i, column in enumerate(columns) for s in column.statistics if s.pvalue is not None
+        (i, s)
+        for i, column in enumerate(columns)
+        for s in column.statistics
+        if s.pvalue is not None
     ]
-    adjusted = adjust_pvalues([s.pvalue for _, s in tests], drift.correction)
+    pvalues = [s.pvalue for _, s in tests if s.pvalue is not None]
+    adjusted = adjust_pvalues(pvalues, drift.correction)
     corrected: dict[int, StatisticResult] = {}
-    for (i, test), value in zip(tests, adjusted):
-        corrected[i] = replace(test, adjusted_pvalue=float(value), drifted=bool(value < drift.alpha))
+    for (i, test), value in zip(tests, adjusted, strict=True):
+        corrected[i] = replace(
+            test, adjusted_pvalue=float(value), drifted=bool(value < drift.alpha)
+        )
     decided = []
     for i, column in enumerate(columns):
         statistics = tuple(
-            corrected[i] if s.pvalue is not None and i in corrected else s for s in column.statistics
+            corrected[i] if s.pvalue is not None and i in corrected else s
+            for s in column.statistics
         )
         deciding = _deciding_statistic(column.kind, drift.method)
         decision = next((s.drifted for s in statistics if s.name in deciding), None)

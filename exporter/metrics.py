@@ -19,9 +19,9 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from exporter import __version__
+from exporter.errors import RejectReason
 from exporter.evaluator import ColumnReport, EvaluationReport
 from exporter.store import INVALID_REASONS
-from exporter.errors import RejectReason
 
 if TYPE_CHECKING:
     from exporter.store import WindowStore
@@ -134,7 +134,7 @@ def _statistic_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
             "1 if judged drifted under the configured method and correction, else 0.",
             labels,
         )
-        for report, column, values in _columns(reports, scope):
+        for _, column, values in _columns(reports, scope):
             for suffix, (statistic, family) in families.items():
                 result = column.statistic(statistic)
                 if result is None:

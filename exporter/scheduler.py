@@ -78,7 +78,12 @@ class EvaluationScheduler:
         except Exception as error:  # a bug, not client input: keep serving, say so loudly
             log.exception("evaluation of model %r failed", model)
             return failed_report(
-                self._board.get(model), model, self._clock(), repr(error), min_records, settings.drift
+                self._board.get(model),
+                model,
+                self._clock(),
+                repr(error),
+                min_records,
+                settings.drift,
             )
         elapsed = self._timer() - started
         self._duration.labels(model).observe(elapsed)

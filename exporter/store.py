@@ -350,7 +350,7 @@ class ModelWindow:
         rate = min(r.filled / r.seen for r in parts)
         chosen = []
         for r in parts:
-            size = min(r.filled, int(round(r.seen * rate)))
+            size = min(r.filled, round(r.seen * rate))
             chosen.append(self._rng.choice(r.sample(), size=size, replace=False))
         return np.concatenate(chosen)
 

@@ -20,7 +20,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(url: str, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for(
+    url: str, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll `url` until it answers 200, failing early if `process` died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -35,12 +37,29 @@ def wait_for(url: str, timeout: float = 20.0, process: subprocess.Popen[bytes] |
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def start_sidecar(config: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start_sidecar(
+    config: Path, port: int, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """`python -m exporter serve` on 127.0.0.1:`port`, logging to `log`."""
-    command = [sys.executable, "-m", "exporter", "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "exporter",
+        "serve",
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     handle = log.open("wb")
     return subprocess.Popen(
-        command, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})}
+        command,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
 
 

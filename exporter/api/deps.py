@@ -52,7 +52,9 @@ async def read_body(request: Request, limit: int) -> bytes:
         try:
             length = int(declared)
         except ValueError:
-            raise RequestError(400, f"invalid Content-Length {declared[:32]!r}", "header.content-length") from None
+            raise RequestError(
+                400, f"invalid Content-Length {declared[:32]!r}", "header.content-length"
+            ) from None
         if length > limit:
             raise _too_large(length, limit)
     chunks: list[bytes] = []

@@ -27,6 +27,4 @@ async def post_predictions(
     body = await read_body(request, settings.limits.max_body_bytes)
     batch = decode_predictions(body, media, settings.limits.max_records_per_request)
     accepted = window.append(batch)
-    return Response(
-        b'{"accepted":%d}' % accepted, status_code=202, media_type="application/json"
-    )
+    return Response(b'{"accepted":%d}' % accepted, status_code=202, media_type="application/json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -67,7 +68,12 @@ async def put_reference(
     """Upload the training data; replaces the profile atomically and restarts the window."""
     cap = settings.limits.max_models
     if model not in store and len(store) >= cap:
-        raise RequestError(409, f"limits.max_models ({cap}) reached; delete a model first", "path.model", reason="limit")
+        raise RequestError(
+            409,
+            f"limits.max_models ({cap}) reached; delete a model first",
+            "path.model",
+            reason="limit",
+        )
     media = media_type(request.headers.get("content-type"), (JSON, CSV))
     body = await read_body(request, settings.limits.max_body_bytes)
     profile = await run_in_threadpool(
@@ -86,14 +92,14 @@ async def get_reference(model: ModelName, store: StoreDep) -> dict[str, Any]:
 
 
 @router.delete("/{model}", status_code=204, responses=ERROR_RESPONSES)
-async def delete_model(model: ModelName, store: StoreDep, board: BoardDep, request: Request) -> Response:
+async def delete_model(
+    model: ModelName, store: StoreDep, board: BoardDep, request: Request
+) -> Response:
     """Forget a model: its reference, window, counters and series."""
     store.delete(model)
     board.discard(model)
-    try:
+    with suppress(KeyError):  # never evaluated: no histogram child to remove
         request.app.state.evaluation_duration.remove(model)
-    except KeyError:
-        pass
     return Response(status_code=204)
 
 
@@ -110,7 +116,9 @@ def _profile(
         body,
         media,
         settings.limits.max_records_per_request,
-        prediction_column=prediction_column or declared.prediction_column or settings.prediction_column,
+        prediction_column=prediction_column
+        or declared.prediction_column
+        or settings.prediction_column,
         label_column=label_column or declared.label_column or settings.label_column,
         declared=declared.features,
     )

@@ -13,7 +13,9 @@ MODEL = "credit"
 
 
 def upload(client: TestClient, model: str = MODEL, count: int = 2_000, seed: int = 1) -> dict:
-    response = client.put(f"/v1/models/{model}/reference", json={"records": seeded_records(seed, count)})
+    response = client.put(
+        f"/v1/models/{model}/reference", json={"records": seeded_records(seed, count)}
+    )
     assert response.status_code in (200, 201), response.text
     return response.json()
 
@@ -38,7 +40,12 @@ def test_reference_upload_creates_the_model_and_infers_types(client: TestClient)
 
 
 def test_second_reference_upload_replaces_with_200(client: TestClient) -> None:
-    assert client.put(f"/v1/models/{MODEL}/reference", json={"records": seeded_records(1, 500)}).status_code == 201
+    assert (
+        client.put(
+            f"/v1/models/{MODEL}/reference", json={"records": seeded_records(1, 500)}
+        ).status_code
+        == 201
+    )
     response = client.put(f"/v1/models/{MODEL}/reference", json={"records": seeded_records(2, 700)})
     assert response.status_code == 200
     assert client.get(f"/v1/models/{MODEL}/reference").json()["rows"] == 700
@@ -73,7 +80,9 @@ def test_ndjson_predictions_are_accepted(client: TestClient) -> None:
     upload(client)
     lines = "\n".join(json.dumps(record) for record in seeded_records(5, 30)) + "\n\n"
     response = client.post(
-        f"/v1/models/{MODEL}/predictions", content=lines, headers={"content-type": "application/x-ndjson"}
+        f"/v1/models/{MODEL}/predictions",
+        content=lines,
+        headers={"content-type": "application/x-ndjson"},
     )
     assert response.status_code == 202 and response.json() == {"accepted": 30}
 
@@ -131,7 +140,10 @@ def test_delete_removes_the_model_and_its_series(client: TestClient) -> None:
 def test_data_quality_values_are_counted_not_rejected(client: TestClient) -> None:
     upload(client)
     records = [
-        {"features": {"x": None, "y": "oops", "colour": "purple", "flag": True, "extra": 1}, "prediction": 0.5},
+        {
+            "features": {"x": None, "y": "oops", "colour": "purple", "flag": True, "extra": 1},
+            "prediction": 0.5,
+        },
         {"features": {"y": 1.0, "colour": ["red"], "flag": "maybe"}, "prediction": 0.2},
         {"features": {"x": 1e9, "y": 1.0, "colour": "red", "flag": False}},
     ]
@@ -154,12 +166,42 @@ BAD_REQUESTS = [
     ("application/json", b"[]", 422, "body", "expected an object"),
     ("application/json", b'{"records": {}}', 422, "records", "expected an array"),
     ("application/json", b'{"rows": []}', 422, "body", "unknown field 'rows'"),
-    ("application/json", b'{"records": [{"features": {"x": 1}}, 5]}', 422, "records[1]", "expected an object"),
-    ("application/json", b'{"records": [{"features": []}]}', 422, "records[0].features", "expected an object"),
+    (
+        "application/json",
+        b'{"records": [{"features": {"x": 1}}, 5]}',
+        422,
+        "records[1]",
+        "expected an object",
+    ),
+    (
+        "application/json",
+        b'{"records": [{"features": []}]}',
+        422,
+        "records[0].features",
+        "expected an object",
+    ),
     ("application/json", b'{"records": [{"prediction": 1}]}', 422, "records[0]", "features"),
-    ("application/json", b'{"records": [{"features": {}, "predicton": 1}]}', 422, "records[0]", "predicton"),
-    ("application/json", b'{"records": [{"features": {}, "timestamp": "yesterday"}]}', 422, "records[0].timestamp", "RFC 3339"),
-    ("application/json", b'{"records": [{"features": {}, "id": [1]}]}', 422, "records[0].id", "string or integer"),
+    (
+        "application/json",
+        b'{"records": [{"features": {}, "predicton": 1}]}',
+        422,
+        "records[0]",
+        "predicton",
+    ),
+    (
+        "application/json",
+        b'{"records": [{"features": {}, "timestamp": "yesterday"}]}',
+        422,
+        "records[0].timestamp",
+        "RFC 3339",
+    ),
+    (
+        "application/json",
+        b'{"records": [{"features": {}, "id": [1]}]}',
+        422,
+        "records[0].id",
+        "string or integer",
+    ),
     ("application/x-ndjson", b'{"features": {}}\n\n{oops\n', 400, "line 3", "invalid JSON"),
     ("text/plain", b"x=1", 415, "header.content-type", "unsupported Content-Type"),
 ]
@@ -172,7 +214,9 @@ def test_malformed_predictions_get_a_located_4xx_and_change_nothing(
     upload(client)
     post(client, seeded_records(5, 10))
     before = metrics_text(client)
-    response = client.post(f"/v1/models/{MODEL}/predictions", content=body, headers={"content-type": media})
+    response = client.post(
+        f"/v1/models/{MODEL}/predictions", content=body, headers={"content-type": media}
+    )
     assert response.status_code == status, response.text
     error = response.json()
     assert error["location"] == location
@@ -188,7 +232,11 @@ def _without_rejections(text: str) -> str:
 
 def test_rejections_are_counted_by_reason(client: TestClient) -> None:
     upload(client)
-    client.post(f"/v1/models/{MODEL}/predictions", content=b"{", headers={"content-type": "application/json"})
+    client.post(
+        f"/v1/models/{MODEL}/predictions",
+        content=b"{",
+        headers={"content-type": "application/json"},
+    )
     client.post("/v1/models/nope/predictions", json={"records": []})
     text = metrics_text(client)
     assert 'drift_requests_rejected_total{reason="malformed"} 1.0' in text
@@ -228,7 +276,9 @@ def test_body_over_the_limit_is_413() -> None:
 
     app = create_app(Settings(limits={"max_body_bytes": 2_048}), run_scheduler=False)
     with TestClient(app) as small:
-        response = small.put(f"/v1/models/{MODEL}/reference", json={"records": seeded_records(1, 200)})
+        response = small.put(
+            f"/v1/models/{MODEL}/reference", json={"records": seeded_records(1, 200)}
+        )
         assert response.status_code == 413
         assert "max_body_bytes" in response.json()["detail"]
         assert small.get("/v1/models").json() == {"models": []}
@@ -241,7 +291,9 @@ def test_model_cap_is_409() -> None:
     app = create_app(Settings(limits={"max_models": 1}), run_scheduler=False)
     with TestClient(app) as capped:
         upload(capped, "first", count=50)
-        response = capped.put("/v1/models/second/reference", json={"records": seeded_records(1, 50)})
+        response = capped.put(
+            "/v1/models/second/reference", json={"records": seeded_records(1, 50)}
+        )
         assert response.status_code == 409
         upload(capped, "first", count=60)  # replacing an existing model is still allowed
 

@@ -19,9 +19,14 @@ def seeded_exposition(client: TestClient) -> str:
     """Two models: one drifted and judged, one below min_records (drift gauges absent)."""
     client.put("/v1/models/credit/reference", json={"records": seeded_records(1, 2_000)})
     client.put("/v1/models/churn/reference", json={"records": seeded_records(2, 1_000)})
-    client.post("/v1/models/credit/predictions", json={"records": seeded_records(3, 600, shift=1.0)})
+    client.post(
+        "/v1/models/credit/predictions", json={"records": seeded_records(3, 600, shift=1.0)}
+    )
     client.post("/v1/models/churn/predictions", json={"records": seeded_records(4, 40)})
-    client.post("/v1/models/credit/predictions", json={"records": [{"features": {"x": None, "colour": "teal"}}]})
+    client.post(
+        "/v1/models/credit/predictions",
+        json={"records": [{"features": {"x": None, "colour": "teal"}}]},
+    )
     client.app.state.scheduler.run_once()
     text = client.get("/metrics").text
     # _created samples carry the wall-clock time the histogram child was made: not reproducible.
@@ -40,7 +45,9 @@ def test_metrics_content_type_is_text_format_0_0_4(client: TestClient) -> None:
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (apt-get install prometheus)")
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool not installed (apt-get install prometheus)"
+)
 def test_promtool_accepts_the_metrics(client: TestClient, tmp_path: Path) -> None:
     text = seeded_exposition(client)
     result = subprocess.run(

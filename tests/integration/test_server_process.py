@@ -51,12 +51,22 @@ def scrape_until(base: str, needle: str, timeout: float = 15.0) -> str:
     raise AssertionError(f"{needle!r} never appeared in /metrics:\n{text}")
 
 
-def test_served_sidecar_evaluates_on_its_interval_and_exposes_drift(sidecar, tmp_path: Path) -> None:
+def test_served_sidecar_evaluates_on_its_interval_and_exposes_drift(
+    sidecar, tmp_path: Path
+) -> None:
     base, _ = sidecar
     with httpx.Client(base_url=base, timeout=30) as client:
-        assert client.put("/v1/models/credit/reference", json={"records": seeded_records(1, 3_000)}).status_code == 201
+        assert (
+            client.put(
+                "/v1/models/credit/reference", json={"records": seeded_records(1, 3_000)}
+            ).status_code
+            == 201
+        )
         for seed in range(4):
-            response = client.post("/v1/models/credit/predictions", json={"records": seeded_records(10 + seed, 250, shift=2.0)})
+            response = client.post(
+                "/v1/models/credit/predictions",
+                json={"records": seeded_records(10 + seed, 250, shift=2.0)},
+            )
             assert response.status_code == 202 and response.json() == {"accepted": 250}
         text = scrape_until(base, 'drift_feature_psi{feature="x",model="credit"}')
         report = client.get("/v1/models/credit/drift").json()
@@ -64,7 +74,9 @@ def test_served_sidecar_evaluates_on_its_interval_and_exposes_drift(sidecar, tmp
     assert next(f for f in report["features"] if f["name"] == "x")["drifted"] is True
     assert 'drift_records_total{model="credit"} 1000.0' in text
     if shutil.which("promtool"):
-        result = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+        result = subprocess.run(
+            ["promtool", "check", "metrics"], input=text.encode(), capture_output=True, timeout=30
+        )
         assert result.returncode == 0, result.stderr.decode()
 
 
@@ -81,7 +93,9 @@ def test_invalid_config_exits_2_with_a_message(tmp_path: Path) -> None:
     config = tmp_path / "config.yml"
     config.write_text("window:\n  max_recrods: 5\n")
     result = subprocess.run(
-        ["python", "-m", "exporter", "serve", "--config", str(config)], capture_output=True, timeout=60
+        ["python", "-m", "exporter", "serve", "--config", str(config)],
+        capture_output=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "max_recrods" in result.stderr.decode()
@@ -92,9 +106,24 @@ def test_demo_runs_and_shows_drift(tmp_path: Path) -> None:
     log = tmp_path / "demo.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
-            ["python", "-m", "exporter", "demo", "--host", "127.0.0.1", "--port", str(port),
-             "--drift-after-seconds", "3", "--records-per-second", "400", "--duration-seconds", "60"],
-            stdout=handle, stderr=subprocess.STDOUT,
+            [
+                "python",
+                "-m",
+                "exporter",
+                "demo",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--drift-after-seconds",
+                "3",
+                "--records-per-second",
+                "400",
+                "--duration-seconds",
+                "60",
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:

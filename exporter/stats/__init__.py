@@ -1,0 +1,41 @@
+"""Pure drift statistics: arrays in, floats and NamedTuples out.
+
+Depends only on numpy, scipy and the standard library, so every statistic can be tested
+against scipy or a closed form and timed on its own. Inputs are validated in
+:mod:`exporter.stats._validation`; invalid input raises ``ValueError`` naming the argument.
+"""
+
+from exporter.stats._validation import as_counts, as_sample, as_sorted_sample, check_same_length
+from exporter.stats.binning import bin_counts, quantile_edges
+from exporter.stats.correction import CorrectionMethod, adjust_pvalues
+from exporter.stats.distance import wasserstein, wasserstein_normalized
+from exporter.stats.divergence import jensen_shannon, psi
+from exporter.stats.two_sample import (
+    Chi2Result,
+    EcdfComparison,
+    KSResult,
+    chi2,
+    compare_ecdfs,
+    ks,
+)
+
+__all__ = [
+    "Chi2Result",
+    "CorrectionMethod",
+    "EcdfComparison",
+    "KSResult",
+    "adjust_pvalues",
+    "as_counts",
+    "as_sample",
+    "as_sorted_sample",
+    "bin_counts",
+    "check_same_length",
+    "chi2",
+    "compare_ecdfs",
+    "jensen_shannon",
+    "ks",
+    "psi",
+    "quantile_edges",
+    "wasserstein",
+    "wasserstein_normalized",
+]
