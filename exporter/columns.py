@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from exporter.stats.binning import bin_index
+
 
 class _Absent:
     """The type of ABSENT."""
@@ -129,3 +131,97 @@ def category_codes(
     """
     get = index.get
     return np.fromiter((get(key, overflow) for key in keys if key is not None), dtype=np.intp)
+
+
+#: Codes past a column's bins, for values that land in no bin: code = bins + offset.
+MISSING_OFFSET = 0
+NAN_OFFSET = 1
+MISMATCH_OFFSET = 2
+EXTRA_CODES = 3
+
+
+class EncodedColumn(NamedTuple):
+    """One code per record, so a batch is encoded once and any run of records counted by
+    `np.bincount(codes[a:b], minlength=bins + EXTRA_CODES)`.
+
+    `values` (numeric only) holds each record's value, NaN where there is no finite number;
+    `flagged` marks values outside the reference range (numeric) or categories the reference
+    never had (categorical).
+    """
+
+    codes: NDArray[np.intp]
+    values: NDArray[np.float64] | None
+    flagged: NDArray[np.bool_]
+
+
+def encode_numeric(
+    raw: Sequence[Any], edges: NDArray[np.float64], minimum: float, maximum: float
+) -> EncodedColumn:
+    """Bin index per record; missing, NaN/inf and wrong types get the extra codes."""
+    bins = len(edges) + 1
+    if set(map(type, raw)) <= _NUMBER_TYPES:
+        values = np.array(raw, dtype=np.float64)
+        extra = None
+    else:
+        values = np.empty(len(raw), dtype=np.float64)
+        extra = np.full(len(raw), -1, dtype=np.intp)
+        for i, value in enumerate(raw):
+            kind = type(value)
+            if kind is float or kind is int:
+                values[i] = value
+            else:
+                values[i] = math.nan
+                absent = value is None or value is ABSENT
+                extra[i] = bins + (MISSING_OFFSET if absent else MISMATCH_OFFSET)
+    codes = bin_index(values, edges)
+    finite = np.isfinite(values)
+    if not finite.all():
+        codes[~finite] = bins + NAN_OFFSET
+        if extra is not None:
+            marked = extra >= 0
+            codes[marked] = extra[marked]
+    with np.errstate(invalid="ignore"):
+        flagged = (values < minimum) | (values > maximum)
+    flagged &= finite  # +-inf is counted as NaN, not also as out of range
+    return EncodedColumn(codes, values, flagged)
+
+
+def encode_categorical(
+    raw: Sequence[Any],
+    lookup: Mapping[str | None, int],
+    overflow: int,
+    seen: frozenset[str],
+    *,
+    boolean: bool = False,
+) -> EncodedColumn:
+    """Category code per record: `lookup[key]`, `overflow` for keys the bins lack.
+
+    `lookup` maps each kept category to its bin and None (a value with no usable key) to the
+    type-mismatch code, so one dict lookup classifies every present value.
+    """
+    missing = overflow + 1 + MISSING_OFFSET
+    get = lookup.get
+    if boolean:
+        codes = [
+            missing if value is None or value is ABSENT else get(boolean_key(value), overflow)
+            for value in raw
+        ]
+    else:
+        codes = [
+            get(value, overflow)
+            if type(value) is str
+            else missing
+            if value is None or value is ABSENT
+            else get(category_key(value), overflow)
+            for value in raw
+        ]
+    coded = np.array(codes, dtype=np.intp)
+    flagged = coded == overflow
+    if len(seen) > overflow and flagged.any():
+        # Some reference categories were folded into the overflow bin: only keys the
+        # reference never had are unseen.
+        to_key = boolean_key if boolean else category_key
+        for i in np.flatnonzero(flagged).tolist():
+            key = to_key(raw[i])
+            flagged[i] = key is None or key not in seen
+    return EncodedColumn(coded, None, flagged)

@@ -297,7 +297,7 @@ def _decide(columns: list[ColumnReport], drift: DriftSettings) -> list[ColumnRep
         (i, s)
         for i, column in enumerate(columns)
         for s in column.statistics
-        if s.pvalue is not None
+        if s.pvalue is not None and math.isfinite(s.pvalue)
     ]
     pvalues = [s.pvalue for _, s in tests if s.pvalue is not None]
     adjusted = adjust_pvalues(pvalues, drift.correction)
@@ -313,7 +313,15 @@ def _decide(columns: list[ColumnReport], drift: DriftSettings) -> list[ColumnRep
             for s in column.statistics
         )
         deciding = _deciding_statistic(column.kind, drift.method)
-        decision = next((s.drifted for s in statistics if s.name in deciding), None)
+        # An undefined p-value (one value against one) decides nothing.
+        decision = next(
+            (
+                None if s.pvalue is not None and not math.isfinite(s.pvalue) else s.drifted
+                for s in statistics
+                if s.name in deciding
+            ),
+            None,
+        )
         decided.append(replace(column, statistics=statistics, drifted=decision))
     return decided
 

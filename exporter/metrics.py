@@ -9,6 +9,7 @@ removed from a new reference disappears from /metrics instead of lingering as a 
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
@@ -140,7 +141,7 @@ def _statistic_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
                 if result is None:
                     continue
                 value = result.pvalue if suffix.endswith("pvalue") else result.value
-                if value is not None:
+                if value is not None and math.isfinite(value):
                     family.add_metric(values, value)
             if column.drifted is not None:
                 flag.add_metric(values, 1.0 if column.drifted else 0.0)

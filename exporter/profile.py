@@ -13,12 +13,19 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.columns import ABSENT, categorical_column, category_codes, numeric_column
+from exporter.columns import (
+    ABSENT,
+    MISMATCH_OFFSET,
+    categorical_column,
+    category_codes,
+    numeric_column,
+)
 from exporter.config import FeatureKind, ReferenceSettings
 from exporter.stats.binning import bin_counts, quantile_edges
 
@@ -93,6 +100,13 @@ class CategoricalProfile:
     @property
     def bins(self) -> int:
         return len(self.categories) + 1
+
+    @cached_property
+    def lookup(self) -> Mapping[str | None, int]:
+        """`index` plus None -> the type-mismatch code, for `columns.encode_categorical`."""
+        lookup: dict[str | None, int] = {key: code for key, code in self.index.items()}
+        lookup[None] = self.bins + MISMATCH_OFFSET
+        return lookup
 
     @property
     def overflow(self) -> int:

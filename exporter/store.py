@@ -17,19 +17,28 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.columns import ABSENT, categorical_column, category_codes, numeric_column
+from exporter.columns import (
+    ABSENT,
+    EXTRA_CODES,
+    MISMATCH_OFFSET,
+    MISSING_OFFSET,
+    NAN_OFFSET,
+    EncodedColumn,
+    encode_categorical,
+    encode_numeric,
+)
 from exporter.config import Settings
 from exporter.decoding import PredictionBatch
 from exporter.errors import RequestError
-from exporter.profile import CategoricalProfile, NumericProfile, ReferenceProfile
-from exporter.stats.binning import bin_counts
+from exporter.profile import NumericProfile, ReferenceProfile
 
 #: The fixed reasons behind drift_invalid_values_total{reason}.
 INVALID_REASONS = (
@@ -186,6 +195,8 @@ class ModelWindow:
         with self.lock:
             now = self._clock()
             self._expire(now)
+            complete = _complete_columns(batch.features, self.profile.feature_names)
+            encoded = self._encode(batch, complete)
             start = 0
             total = len(batch)
             while start < total:
@@ -194,9 +205,9 @@ class ModelWindow:
                 if self._slice_records is not None:
                     room = min(room, self._slice_records - current.records)
                 self._make_room(room)
-                self._count(current, batch, start, start + room)
+                self._count(current, encoded, start, start + room)
                 start += room
-            self._count_batch_extras(batch)
+            self._count_batch_extras(batch, complete)
             return total
 
     def snapshot(self) -> WindowSnapshot:
@@ -239,57 +250,63 @@ class ModelWindow:
         while self.slices and self.slices[0].started_at <= horizon:
             self._records -= self.slices.popleft().records
 
-    def _count(self, target: WindowSlice, batch: PredictionBatch, start: int, stop: int) -> None:
-        features = batch.features[start:stop]
+    def _encode(
+        self, batch: PredictionBatch, complete: list[tuple[Any, ...]] | None
+    ) -> list[EncodedColumn]:
+        """One code per record per column, computed once for the whole batch."""
         profile = self.profile
+        features = batch.features
+        encoded = []
         for i, column in enumerate(profile.columns):
             if column is profile.prediction:
-                raw = batch.predictions[start:stop]
+                raw: Sequence[Any] = batch.predictions
+            elif complete is not None:
+                raw = complete[i]
             else:
                 name = column.name
                 raw = [values.get(name, ABSENT) for values in features]
             if isinstance(column, NumericProfile):
-                self._count_numeric(target, i, column, raw)
+                encoded.append(encode_numeric(raw, column.edges, column.minimum, column.maximum))
             else:
-                self._count_categorical(target, i, column, raw)
+                encoded.append(
+                    encode_categorical(
+                        raw,
+                        column.lookup,
+                        column.overflow,
+                        column.seen,
+                        boolean=column.kind == "boolean",
+                    )
+                )
+        return encoded
+
+    def _count(
+        self, target: WindowSlice, encoded: list[EncodedColumn], start: int, stop: int
+    ) -> None:
+        """Count records start..stop of an encoded batch into one slice."""
+        for i, (column, coded) in enumerate(zip(self.profile.columns, encoded, strict=True)):
+            bins = column.bins
+            codes = coded.codes[start:stop]
+            counts = np.bincount(codes, minlength=bins + EXTRA_CODES)
+            target.counts[i] += counts[:bins]
+            missing = int(counts[bins + MISSING_OFFSET])
+            nan = int(counts[bins + NAN_OFFSET])
+            mismatch = int(counts[bins + MISMATCH_OFFSET])
+            flagged = int(np.count_nonzero(coded.flagged[start:stop]))
+            target.missing[i] += missing
+            target.nan[i] += nan
+            target.type_mismatch[i] += mismatch
+            if coded.values is None:
+                target.unseen[i] += flagged
+                self._tally(missing, nan, mismatch, 0, flagged)
+            else:
+                target.out_of_range[i] += flagged
+                sample = target.samples[i]
+                if sample is not None and len(codes):
+                    values = coded.values[start:stop]
+                    sample.add(values[codes < bins], self._rng)
+                self._tally(missing, nan, mismatch, flagged, 0)
         target.records += stop - start
         self._records += stop - start
-
-    def _count_numeric(
-        self, target: WindowSlice, i: int, column: NumericProfile, raw: list[Any]
-    ) -> None:
-        parsed = numeric_column(raw)
-        values = parsed.values
-        target.counts[i] += bin_counts(values, column.edges)
-        outside = 0
-        if len(values) and column.valid:
-            outside = int(np.count_nonzero(values < column.minimum)) + int(
-                np.count_nonzero(values > column.maximum)
-            )
-        target.missing[i] += parsed.missing
-        target.nan[i] += parsed.nan
-        target.type_mismatch[i] += parsed.type_mismatch
-        target.out_of_range[i] += outside
-        sample = target.samples[i]
-        if sample is not None and len(values):
-            sample.add(values, self._rng)
-        self._tally(parsed.missing, parsed.nan, parsed.type_mismatch, outside, 0)
-
-    def _count_categorical(
-        self, target: WindowSlice, i: int, column: CategoricalProfile, raw: list[Any]
-    ) -> None:
-        parsed = categorical_column(raw, boolean=column.kind == "boolean")
-        codes = category_codes(parsed.keys, column.index, column.overflow)
-        counts = np.bincount(codes, minlength=column.bins)
-        target.counts[i] += counts
-        unseen = 0
-        if counts[column.overflow]:
-            seen = column.seen
-            unseen = sum(1 for key in parsed.keys if key is not None and key not in seen)
-        target.missing[i] += parsed.missing
-        target.type_mismatch[i] += parsed.type_mismatch
-        target.unseen[i] += unseen
-        self._tally(parsed.missing, 0, parsed.type_mismatch, 0, unseen)
 
     def _tally(self, missing: int, nan: int, mismatch: int, outside: int, unseen: int) -> None:
         invalid = self.counters.invalid
@@ -299,19 +316,23 @@ class ModelWindow:
         invalid["out_of_range"] += outside
         invalid["unseen_category"] += unseen
 
-    def _count_batch_extras(self, batch: PredictionBatch) -> None:
+    def _count_batch_extras(
+        self, batch: PredictionBatch, complete: list[tuple[Any, ...]] | None
+    ) -> None:
+        """Records, unknown features and the newest timestamp; `complete` as from _encode.
+
+        When every record has every reference feature, a record has unknown features exactly
+        when it has more keys than the reference has features, so counting keys suffices.
+        """
         counters = self.counters
         counters.records += len(batch)
         names = self.profile.feature_names
         keys = sum(map(len, batch.features))
-        if keys:
+        if keys > len(names) * len(batch) or (keys and complete is None):
             known = set(names)
-            if keys != len(names) * len(batch) or not all(
-                values.keys() <= known for values in batch.features
-            ):
-                counters.invalid["unknown_feature"] += sum(
-                    len(values.keys() - known) for values in batch.features
-                )
+            counters.invalid["unknown_feature"] += sum(
+                len(values.keys() - known) for values in batch.features
+            )
         stamps = [stamp for stamp in batch.timestamps if stamp is not None]
         if stamps:
             newest = max(stamps)
@@ -353,6 +374,23 @@ class ModelWindow:
             size = min(r.filled, round(r.seen * rate))
             chosen.append(self._rng.choice(r.sample(), size=size, replace=False))
         return np.concatenate(chosen)
+
+
+def _complete_columns(
+    features: list[dict[str, Any]], names: tuple[str, ...]
+) -> list[tuple[Any, ...]] | None:
+    """The feature columns, if every record has every name (one C-level lookup per record);
+    None when some record lacks one, and the caller falls back to per-value lookups."""
+    if not names or not features:
+        return None
+    getter = itemgetter(*names)
+    try:
+        rows = list(map(getter, features))
+    except KeyError:
+        return None
+    if len(names) == 1:
+        return [tuple(rows)]
+    return list(zip(*rows, strict=True))
 
 
 class WindowStore:

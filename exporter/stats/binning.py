@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from exporter.stats._validation import as_sample
 
-__all__ = ["bin_counts", "quantile_edges"]
+__all__ = ["bin_counts", "bin_index", "quantile_edges"]
 
 
 def quantile_edges(values: ArrayLike, bins: int) -> NDArray[np.float64]:
@@ -104,5 +104,19 @@ def bin_counts(values: ArrayLike, edges: ArrayLike) -> NDArray[np.int64]:
     interior = as_sample(edges, "edges")
     if not (interior[1:] > interior[:-1]).all():
         raise ValueError("edges must be strictly increasing")
-    index = np.searchsorted(interior, sample, side="left")
+    index = bin_index(sample, interior)
     return np.bincount(index, minlength=interior.size + 1).astype(np.int64, copy=False)
+
+
+def bin_index(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.intp]:
+    r"""The bin of each value: ``i`` such that :math:`e_i < x \le e_{i+1}` (see :func:`bin_counts`).
+
+    The unvalidated kernel behind :func:`bin_counts`, for the ingest path where the values are
+    already finite floats and the edges come from :func:`quantile_edges`.
+
+    Examples
+    --------
+    >>> bin_index(np.array([0.5, 1.0, 1.5, 9.0]), np.array([1.0, 2.0]))
+    array([0, 0, 1, 2])
+    """
+    return np.searchsorted(edges, values, side="left")
