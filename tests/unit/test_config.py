@@ -1,0 +1,195 @@
+"""Settings: defaults, the YAML file, DRIFT_EXPORTER_* env overrides, explicit overrides, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exporter.config import (
+    DEFAULT_PORT,
+    ConfigError,
+    ReferenceSettings,
+    Settings,
+    WindowSettings,
+    load_settings,
+)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "drift-exporter.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# defaults
+
+
+def test_defaults_listen_on_9808_and_evaluate_every_15_seconds() -> None:
+    settings = load_settings()
+    assert DEFAULT_PORT == 9808
+    assert settings.port == 9808
+    assert settings.host == "0.0.0.0"
+    assert settings.evaluation_interval_seconds == 15.0
+    assert settings.min_records == 500
+
+
+def test_default_window_is_10000_records_or_one_hour_in_12_slices() -> None:
+    window = Settings().window
+    assert window.max_records == 10_000
+    assert window.duration_seconds == 3_600.0
+    assert window.slices == 12
+    assert window.sample_size == 5_000
+
+
+def test_default_reference_drift_and_limit_sections() -> None:
+    settings = Settings()
+    assert settings.reference == ReferenceSettings(
+        bins=10, sample_size=10_000, max_categories=50, seed=0
+    )
+    assert settings.drift.method == "pvalue"
+    assert settings.drift.alpha == 0.05
+    assert settings.drift.correction == "benjamini_hochberg"
+    assert settings.limits.max_models == 100
+    assert settings.prediction_column == "prediction"
+    assert settings.label_column == "label"
+    assert settings.models == {}
+
+
+# the YAML file
+
+
+def test_load_settings_reads_every_section_from_yaml(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+port: 9999
+evaluation_interval_seconds: 5
+min_records: 50
+window:
+  max_records: 2000
+  duration_seconds: 600
+  slices: 4
+reference:
+  bins: 20
+drift:
+  method: psi
+  correction: bonferroni
+models:
+  fraud:
+    min_records: 10
+    features:
+      zip: categorical
+""",
+    )
+    settings = load_settings(path)
+    assert settings.port == 9999
+    assert settings.evaluation_interval_seconds == 5.0
+    assert settings.min_records == 50
+    assert settings.window == WindowSettings(
+        max_records=2000, duration_seconds=600.0, slices=4, sample_size=5_000
+    )
+    assert settings.reference.bins == 20
+    assert settings.drift.method == "psi"
+    assert settings.drift.correction == "bonferroni"
+    assert settings.models["fraud"].features == {"zip": "categorical"}
+
+
+def test_env_variable_beats_the_yaml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, "window:\n  max_records: 500\n  slices: 4\n")
+    monkeypatch.setenv("DRIFT_EXPORTER_WINDOW__MAX_RECORDS", "2000")
+    settings = load_settings(path)
+    assert settings.window.max_records == 2000
+    # Only the overridden key changes: the file's other keys in the same section survive.
+    assert settings.window.slices == 4
+
+
+def test_env_variable_applies_without_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFT_EXPORTER_EVALUATION_INTERVAL_SECONDS", "2.5")
+    assert load_settings().evaluation_interval_seconds == 2.5
+
+
+def test_explicit_overrides_beat_env_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, "port: 7000\nmin_records: 10\n")
+    monkeypatch.setenv("DRIFT_EXPORTER_PORT", "8000")
+    monkeypatch.setenv("DRIFT_EXPORTER_MIN_RECORDS", "20")
+    settings = load_settings(path, port=9000)
+    assert settings.port == 9000
+    # Not overridden explicitly: the environment still beats the file.
+    assert settings.min_records == 20
+
+
+def test_explicit_overrides_beat_env_without_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFT_EXPORTER_PORT", "8000")
+    assert load_settings(port=9001).port == 9001
+
+
+# errors
+
+
+def test_unknown_top_level_key_in_yaml_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, "evaluation_interval: 10\n")
+    with pytest.raises(ConfigError, match="evaluation_interval"):
+        load_settings(path)
+
+
+def test_unknown_nested_key_in_yaml_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, "window:\n  max_record: 10\n")
+    with pytest.raises(ConfigError, match="max_record"):
+        load_settings(path)
+
+
+def test_window_with_neither_bound_is_a_config_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "window:\n  max_records: null\n  duration_seconds: null\n")
+    with pytest.raises(ConfigError, match="window"):
+        load_settings(path)
+
+
+def test_window_with_only_an_age_bound_is_accepted(tmp_path: Path) -> None:
+    path = _write(tmp_path, "window:\n  max_records: null\n  duration_seconds: 60\n")
+    window = load_settings(path).window
+    assert window.max_records is None
+    assert window.duration_seconds == 60.0
+
+
+def test_missing_config_file_is_a_config_error_naming_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yml"
+    with pytest.raises(ConfigError, match=r"nope\.yml"):
+        load_settings(missing)
+
+
+def test_out_of_range_value_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, "port: 70000\n")
+    with pytest.raises(ConfigError, match="port"):
+        load_settings(path)
+
+
+def test_malformed_yaml_is_a_config_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "window: [unclosed\n")
+    with pytest.raises(ConfigError):
+        load_settings(path)
+
+
+def test_invalid_env_value_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFT_EXPORTER_PORT", "not-a-port")
+    with pytest.raises(ConfigError, match="port"):
+        load_settings()
+
+
+# per-model settings
+
+
+def test_min_records_for_uses_the_model_declaration_else_the_global_default() -> None:
+    settings = Settings(min_records=500, models={"fraud": {"min_records": 50}, "churn": {}})
+    assert settings.min_records_for("fraud") == 50
+    assert settings.min_records_for("churn") == 500
+    assert settings.min_records_for("never-configured") == 500
+
+
+def test_model_for_an_unconfigured_model_declares_nothing() -> None:
+    declarations = Settings().model_for("anything")
+    assert declarations.features == {}
+    assert declarations.prediction_type is None
+    assert declarations.min_records is None

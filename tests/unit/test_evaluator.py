@@ -1,0 +1,532 @@
+"""evaluate(): window snapshot + reference profile -> statistics, drift decisions, data quality."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, get_args
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from exporter.config import DriftMethod, DriftSettings, ReferenceSettings, Settings
+from exporter.decoding import PredictionBatch
+from exporter.evaluator import (
+    CATEGORICAL_STATISTICS,
+    NUMERIC_STATISTICS,
+    EvaluationReport,
+    evaluate,
+    failed_report,
+)
+from exporter.profile import CategoricalProfile, NumericProfile, ReferenceProfile, build_profile
+from exporter.stats import chi2, compare_ecdfs, jensen_shannon, psi, wasserstein_normalized
+from exporter.store import ModelWindow, WindowSnapshot
+
+METHODS: tuple[DriftMethod, ...] = get_args(DriftMethod)
+NOW = 1_800_000_123.0
+
+
+def _draw(rng: np.random.Generator, n: int, *, x_shift: float = 0.0) -> dict[str, list[Any]]:
+    """Columns x ~ N(shift, 1), y ~ Exp(2), colour (red/green/blue), flag, and a score."""
+    return {
+        "x": rng.normal(x_shift, 1.0, n).tolist(),
+        "y": rng.exponential(2.0, n).tolist(),
+        "colour": rng.choice(["red", "green", "blue"], size=n, p=[0.5, 0.3, 0.2]).tolist(),
+        "flag": (rng.random(n) < 0.3).tolist(),
+        "prediction": rng.random(n).tolist(),
+    }
+
+
+def _reference(columns: dict[str, list[Any]], model: str = "m") -> ReferenceProfile:
+    features = {name: raw for name, raw in columns.items() if name != "prediction"}
+    return build_profile(
+        model,
+        features,
+        columns.get("prediction"),
+        None,
+        declared={},
+        prediction_kind=None,
+        settings=ReferenceSettings(bins=10, sample_size=5_000),
+    )
+
+
+def _batch(columns: dict[str, list[Any]]) -> PredictionBatch:
+    names = [name for name in columns if name != "prediction"]
+    n = len(columns[names[0]])
+    features = [{name: columns[name][i] for name in names} for i in range(n)]
+    predictions = columns.get("prediction", [None] * n)
+    return PredictionBatch(features, list(predictions), [None] * n, [None] * n)
+
+
+def _snapshot(profile: ReferenceProfile, *batches: PredictionBatch) -> WindowSnapshot:
+    settings = Settings(window={"max_records": 100_000, "sample_size": 60_000})
+    window = ModelWindow(profile, settings, lambda: NOW - 1.0)
+    for batch in batches:
+        window.append(batch)
+    return window.snapshot()
+
+
+def _report(snapshot: WindowSnapshot, min_records: int = 500, **drift: Any) -> EvaluationReport:
+    return evaluate(snapshot, DriftSettings(**drift), min_records, NOW)
+
+
+def _feature(report: EvaluationReport, name: str) -> Any:
+    return next(column for column in report.features if column.name == name)
+
+
+def _json_roundtrip(report: EvaluationReport) -> dict[str, Any]:
+    document = report.to_dict()
+    text = json.dumps(document, allow_nan=False)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def same_distribution() -> WindowSnapshot:
+    rng = np.random.default_rng(20261123)
+    profile = _reference(_draw(rng, 5_000))
+    return _snapshot(profile, _batch(_draw(rng, 2_000)))
+
+
+@pytest.fixture(scope="module")
+def shifted_x() -> WindowSnapshot:
+    rng = np.random.default_rng(42)
+    profile = _reference(_draw(rng, 5_000))
+    return _snapshot(profile, _batch(_draw(rng, 2_000, x_shift=1.0)))
+
+
+# below min_records
+
+
+def test_below_min_records_reports_insufficient_data_with_quality_but_no_statistics() -> None:
+    rng = np.random.default_rng(1)
+    profile = _reference(_draw(rng, 1_000))
+    window = _draw(rng, 100)
+    window["x"][:10] = [None] * 10
+    window["colour"][:5] = ["purple"] * 5
+    report = _report(_snapshot(profile, _batch(window)), min_records=500)
+    assert report.status == "insufficient_data"
+    assert report.window_records == 100
+    assert report.min_records == 500
+    assert report.evaluated_at == NOW
+    assert report.features_evaluated == 0
+    assert report.features_drifted == 0
+    assert report.drifted_ratio is None
+    assert report.prediction is not None
+    for column in (*report.features, report.prediction):
+        assert column.statistics == ()
+        assert column.drifted is None
+        assert column.quality is not None
+    assert _feature(report, "x").quality.missing_ratio == 0.1
+    assert _feature(report, "x").valid_records == 90
+    assert _feature(report, "colour").quality.unseen_category_ratio == 0.05
+    assert _json_roundtrip(report)["status"] == "insufficient_data"
+
+
+def test_an_empty_window_has_no_quality_either() -> None:
+    profile = _reference(_draw(np.random.default_rng(2), 100))
+    report = _report(_snapshot(profile), min_records=1)
+    assert report.status == "insufficient_data"
+    assert report.window_records == 0
+    assert all(column.quality is None and column.statistics == () for column in report.features)
+    _json_roundtrip(report)
+
+
+def test_exactly_min_records_is_enough() -> None:
+    rng = np.random.default_rng(3)
+    profile = _reference(_draw(rng, 1_000))
+    report = _report(_snapshot(profile, _batch(_draw(rng, 200))), min_records=200)
+    assert report.status == "ok"
+    assert report.features_evaluated == 4
+
+
+# no drift
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_same_distribution_drifts_no_feature_under_any_method(
+    same_distribution: WindowSnapshot, method: DriftMethod
+) -> None:
+    report = _report(same_distribution, method=method)
+    assert report.status == "ok"
+    assert report.features_evaluated == 4
+    assert report.features_drifted == 0
+    assert report.drifted_ratio == 0.0
+    assert [column.drifted for column in report.features] == [False] * 4
+    assert report.prediction is not None
+    assert report.prediction.drifted is False
+
+
+def test_same_distribution_statistics_are_small(same_distribution: WindowSnapshot) -> None:
+    report = _report(same_distribution)
+    for column in report.features:
+        assert column.statistic("psi").value < 0.1
+        assert column.statistic("jensen_shannon").value < 0.1
+    assert _feature(report, "x").statistic("wasserstein_normalized").value < 0.1
+    assert _feature(report, "x").statistic("ks").pvalue > 0.05
+
+
+def test_statistics_come_in_report_order_by_kind(same_distribution: WindowSnapshot) -> None:
+    report = _report(same_distribution)
+    names = {column.name: tuple(s.name for s in column.statistics) for column in report.features}
+    assert names == {
+        "x": NUMERIC_STATISTICS,
+        "y": NUMERIC_STATISTICS,
+        "colour": CATEGORICAL_STATISTICS,
+        "flag": CATEGORICAL_STATISTICS,
+    }
+    assert {column.kind for column in report.features} == {"numeric", "categorical", "boolean"}
+
+
+# a shifted numeric feature
+
+
+def test_mean_shift_of_one_sd_gives_large_psi_tiny_ks_pvalue_and_unit_wasserstein(
+    shifted_x: WindowSnapshot,
+) -> None:
+    x = _feature(_report(shifted_x), "x")
+    assert x.statistic("psi").value > 0.25
+    assert x.statistic("ks").pvalue < 1e-6
+    # A shift by one reference sd moves all the mass one sd: W1 / sd = 1.
+    assert x.statistic("wasserstein_normalized").value == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_mean_shift_of_one_sd_drifts_only_that_feature_under_every_method(
+    shifted_x: WindowSnapshot, method: DriftMethod
+) -> None:
+    report = _report(shifted_x, method=method)
+    assert {column.name: column.drifted for column in report.features} == {
+        "x": True,
+        "y": False,
+        "colour": False,
+        "flag": False,
+    }
+    assert report.features_drifted == 1
+    assert report.drifted_ratio == 0.25
+
+
+def test_report_statistics_equal_the_stats_functions_on_the_same_counts_and_samples(
+    shifted_x: WindowSnapshot,
+) -> None:
+    drift = DriftSettings(psi_smoothing=1e-3)
+    report = evaluate(shifted_x, drift, 500, NOW)
+    profile = shifted_x.profile
+    for column, window in zip(profile.columns, shifted_x.columns, strict=True):
+        reported = (
+            report.prediction if column.name == "prediction" else _feature(report, column.name)
+        )
+        assert reported.valid_records == window.valid
+        assert reported.statistic("psi").value == psi(column.counts, window.counts, smoothing=1e-3)
+        assert reported.statistic("jensen_shannon").value == jensen_shannon(
+            column.counts, window.counts
+        )
+        if isinstance(column, NumericProfile):
+            assert window.sample is not None
+            ecdf = compare_ecdfs(column.sample_sorted, window.sample)
+            ks = reported.statistic("ks")
+            assert (ks.value, ks.pvalue) == (ecdf.ks_statistic, ecdf.ks_pvalue)
+            assert reported.statistic("wasserstein_normalized").value == pytest.approx(
+                wasserstein_normalized(column.sample_sorted, window.sample, column.std),
+                rel=1e-12,
+            )
+            # And against scipy (same asymptotic method), rtol 1e-9.
+            expected = scipy_stats.ks_2samp(column.sample_sorted, window.sample, method="asymp")
+            assert ks.value == pytest.approx(expected.statistic, rel=1e-9)
+            assert ks.pvalue == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+        else:
+            assert isinstance(column, CategoricalProfile)
+            test = chi2(column.counts, window.counts)
+            result = reported.statistic("chi2")
+            assert (result.value, result.pvalue) == (test.statistic, test.pvalue)
+
+
+def test_window_sample_is_the_whole_window_when_it_fits(shifted_x: WindowSnapshot) -> None:
+    # The fixtures size the reservoirs so the ECDF statistics see every window value.
+    x = shifted_x.columns[0]
+    assert x.sample is not None
+    assert len(x.sample) == x.valid == 2_000
+
+
+# a categorical feature with a new category
+
+
+def _colour_snapshot() -> WindowSnapshot:
+    reference = {"colour": ["red"] * 2_500 + ["green"] * 1_500 + ["blue"] * 1_000}
+    window = {"colour": ["red"] * 400 + ["green"] * 240 + ["blue"] * 160 + ["purple"] * 200}
+    return _snapshot(_reference(reference), _batch(window))
+
+
+def test_new_category_gives_exact_unseen_ratio_large_psi_and_tiny_chi2_pvalue() -> None:
+    report = _report(_colour_snapshot())
+    colour = _feature(report, "colour")
+    assert colour.quality.unseen_category_ratio == 0.2
+    assert colour.quality.missing_ratio == 0.0
+    assert colour.quality.out_of_range_ratio is None
+    # Closed form: proportions (0.5, 0.3, 0.2, 0) vs (0.4, 0.24, 0.16, 0.2), empty bin floored
+    # at psi_smoothing s = 1e-4: 0.2 ln(1.25) + (0.2 - s) ln(0.2 / s). rel 1e-12.
+    s = 1e-4
+    expected_psi = 0.2 * math.log(1.25) + (0.2 - s) * math.log(0.2 / s)
+    assert colour.statistic("psi").value == pytest.approx(expected_psi, rel=1e-12)
+    assert colour.statistic("psi").value > 1.0
+    assert colour.statistic("chi2").pvalue < 1e-20
+    assert colour.drifted is True
+
+
+def test_categorical_columns_are_judged_by_jensen_shannon_under_wasserstein() -> None:
+    report = _report(_colour_snapshot(), method="wasserstein_normalized")
+    colour = _feature(report, "colour")
+    assert colour.statistic("wasserstein_normalized") is None
+    js = colour.statistic("jensen_shannon")
+    assert colour.drifted is (js.value >= js.threshold)
+    assert colour.drifted is True
+
+
+# multiple-testing correction
+
+
+# chi2 p-values of [5000, 5000] against [500 + d, 500 - d] for d = 43, 38, 34, 7:
+# about 0.0095, 0.0219, 0.0403 and 0.66 (scipy.stats.chi2_contingency, correction=False).
+_SHIFTS = {"f1": 43, "f2": 38, "f3": 34, "f4": 7}
+
+
+def _near_alpha_snapshot() -> WindowSnapshot:
+    reference = {name: ["a"] * 5_000 + ["b"] * 5_000 for name in _SHIFTS}
+    reference["prediction"] = ["a"] * 5_000 + ["b"] * 5_000
+    window = {name: ["a"] * (500 + d) + ["b"] * (500 - d) for name, d in _SHIFTS.items()}
+    window["prediction"] = ["a"] * 543 + ["b"] * 457
+    return _snapshot(_reference(reference), _batch(window))
+
+
+def _raw_pvalues() -> dict[str, float]:
+    return {
+        name: float(
+            scipy_stats.chi2_contingency(
+                [[5_000, 5_000], [500 + d, 500 - d]], correction=False
+            ).pvalue
+        )
+        for name, d in _SHIFTS.items()
+    }
+
+
+def test_near_alpha_case_has_the_intended_raw_pvalues() -> None:
+    raw = _raw_pvalues()
+    report = _report(_near_alpha_snapshot(), correction="none")
+    for name, expected in raw.items():
+        assert _feature(report, name).statistic("chi2").pvalue == pytest.approx(expected, rel=1e-9)
+    assert raw["f1"] < raw["f2"] < raw["f3"] < 0.05 < raw["f4"]
+
+
+def test_no_correction_keeps_pvalues_and_drifts_every_feature_below_alpha() -> None:
+    report = _report(_near_alpha_snapshot(), correction="none")
+    for column in report.features:
+        test = column.statistic("chi2")
+        assert test.adjusted_pvalue == test.pvalue
+    assert [column.drifted for column in report.features] == [True, True, True, False]
+    assert report.features_drifted == 3
+
+
+def test_bonferroni_multiplies_by_the_feature_count_and_drifts_fewer() -> None:
+    raw = _raw_pvalues()
+    report = _report(_near_alpha_snapshot(), correction="bonferroni")
+    for name, p in raw.items():
+        # Bonferroni: min(m p, 1) with m = 4 features; the prediction is not in the family.
+        expected = min(4 * p, 1.0)
+        assert _feature(report, name).statistic("chi2").adjusted_pvalue == pytest.approx(
+            expected, rel=1e-9
+        )
+    assert [column.drifted for column in report.features] == [True, False, False, False]
+    assert report.features_drifted == 1
+
+
+def test_benjamini_hochberg_adjusts_by_rank_and_drifts_between_none_and_bonferroni() -> None:
+    raw = _raw_pvalues()
+    report = _report(_near_alpha_snapshot(), correction="benjamini_hochberg")
+    # BH closed form: sorted p_(i), adjusted = min over j >= i of min(m p_(j) / j, 1).
+    ordered = sorted(raw, key=raw.__getitem__)
+    m = len(ordered)
+    running = 1.0
+    expected: dict[str, float] = {}
+    for rank in range(m, 0, -1):
+        name = ordered[rank - 1]
+        running = min(running, m * raw[name] / rank)
+        expected[name] = running
+    for name in raw:
+        adjusted = _feature(report, name).statistic("chi2").adjusted_pvalue
+        assert adjusted == pytest.approx(expected[name], rel=1e-9)
+    # f3's 4 p / 3 = 0.0537 > alpha, f2's 2 p = 0.0438 < alpha.
+    assert [column.drifted for column in report.features] == [True, True, False, False]
+    assert report.features_drifted == 2
+
+
+def test_the_prediction_is_a_family_of_its_own() -> None:
+    report = _report(_near_alpha_snapshot(), correction="bonferroni")
+    assert report.prediction is not None
+    test = report.prediction.statistic("chi2")
+    assert test.adjusted_pvalue == test.pvalue  # m = 1
+    assert report.prediction.drifted is True
+    assert report.features_evaluated == 4  # the prediction is not counted as a feature
+
+
+def test_raw_pvalue_is_reported_unadjusted_beside_the_adjusted_one() -> None:
+    report = _report(_near_alpha_snapshot(), correction="bonferroni")
+    f2 = _feature(report, "f2").statistic("chi2")
+    assert f2.pvalue < 0.05 < f2.adjusted_pvalue
+    assert f2.drifted is False
+    assert f2.threshold == 0.05
+
+
+# a constant reference feature
+
+
+def _constant_snapshot(window_value: float) -> WindowSnapshot:
+    rng = np.random.default_rng(5)
+    reference = {"x": [3.0] * 1_000, "y": rng.normal(size=1_000).tolist()}
+    window = {"x": [window_value] * 600, "y": rng.normal(size=600).tolist()}
+    return _snapshot(_reference(reference), _batch(window))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_constant_feature_unchanged_is_not_drifted(method: DriftMethod) -> None:
+    report = _report(_constant_snapshot(3.0), method=method)
+    x = _feature(report, "x")
+    assert x.statistic("psi").value == 0.0
+    assert x.statistic("jensen_shannon").value == 0.0
+    assert x.statistic("ks").value == 0.0
+    assert x.statistic("ks").pvalue == 1.0
+    assert x.statistic("wasserstein_normalized").value == 0.0
+    assert x.drifted is False
+    assert x.quality.out_of_range_ratio == 0.0
+    _json_roundtrip(report)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_constant_feature_that_moves_is_drifted_with_raw_wasserstein(method: DriftMethod) -> None:
+    report = _report(_constant_snapshot(4.0), method=method)
+    x = _feature(report, "x")
+    # Reference sd is 0, so the distance is reported in the feature's units: |4 - 3| = 1.
+    assert x.statistic("wasserstein_normalized").value == 1.0
+    assert x.statistic("ks").value == 1.0
+    assert x.quality.out_of_range_ratio == 1.0
+    assert x.drifted is True
+    _json_roundtrip(report)
+
+
+# an all-missing window column
+
+
+def test_all_missing_window_column_gets_no_statistics_and_missing_ratio_one() -> None:
+    rng = np.random.default_rng(6)
+    profile = _reference(_draw(rng, 2_000))
+    window = _draw(rng, 600)
+    window["x"] = [None] * 600
+    report = _report(_snapshot(profile, _batch(window)))
+    x = _feature(report, "x")
+    assert x.statistics == ()
+    assert x.drifted is None
+    assert x.valid_records == 0
+    assert x.quality.missing_ratio == 1.0
+    assert x.quality.type_mismatch_ratio == 0.0
+    assert report.features_evaluated == 3
+    assert all(column.statistics for column in report.features if column.name != "x")
+    document = _json_roundtrip(report)
+    assert document["features"][0]["statistics"] == {}
+    assert document["features"][0]["drifted"] is None
+
+
+def test_a_reference_column_with_no_values_gets_no_statistics() -> None:
+    rng = np.random.default_rng(8)
+    profile = build_profile(
+        "m",
+        {"x": [None] * 1_000, "y": rng.normal(size=1_000).tolist()},
+        None,
+        None,
+        declared={"x": "numeric"},
+        prediction_kind=None,
+        settings=ReferenceSettings(),
+    )
+    window = {"x": rng.normal(size=600).tolist(), "y": rng.normal(size=600).tolist()}
+    report = _report(_snapshot(profile, _batch(window)))
+    x = _feature(report, "x")
+    assert x.statistics == ()
+    assert x.drifted is None
+    assert x.valid_records == 600
+    assert x.quality.out_of_range_ratio == 0.0  # no reference range to be outside of
+    assert report.features_evaluated == 1
+    _json_roundtrip(report)
+
+
+def test_absent_and_mistyped_values_count_into_the_ratios() -> None:
+    rng = np.random.default_rng(7)
+    profile = _reference(_draw(rng, 2_000))
+    window = _draw(rng, 1_000)
+    window["x"][:100] = ["high"] * 100
+    window["x"][100:150] = [math.nan] * 50
+    batch = _batch(window)
+    for record in batch.features[150:400]:
+        del record["x"]
+    report = _report(_snapshot(profile, batch))
+    quality = _feature(report, "x").quality
+    assert quality.type_mismatch_ratio == 0.1
+    assert quality.missing_ratio == 0.3  # 250 absent + 50 NaN
+    assert quality.unseen_category_ratio is None
+    assert _feature(report, "x").valid_records == 600
+
+
+# edge cases and serialisation
+
+
+def test_an_undefined_ks_pvalue_does_not_make_the_evaluation_raise() -> None:
+    # One value in each sample: the asymptotic KS p-value is nan (as in scipy). The docstring
+    # of adjust_pvalues says untested features must be left out of the correction.
+    profile = _reference({"x": [1.0]})
+    snapshot = _snapshot(profile, _batch({"x": [2.0]}))
+    report = evaluate(snapshot, DriftSettings(), 1, NOW)
+    assert report.status == "ok"
+    x = _feature(report, "x")
+    assert x.statistic("ks").value == 1.0
+    # Under the p-value method an undefined p-value decides nothing.
+    assert x.drifted is None
+    assert report.features_evaluated == 0
+    document = _json_roundtrip(report)
+    assert document["features"][0]["statistics"]["ks"]["pvalue"] is None
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_to_dict_is_strict_json(shifted_x: WindowSnapshot, method: DriftMethod) -> None:
+    report = _report(shifted_x, method=method)
+    document = _json_roundtrip(report)
+    assert document["model"] == "m"
+    assert document["status"] == "ok"
+    assert document["drift"]["method"] == method
+    assert document["drift"]["features_evaluated"] == 4
+    assert document["drift"]["drifted_ratio"] == 0.25
+    x = document["features"][0]
+    assert x["name"] == "x"
+    assert set(x["statistics"]) == set(NUMERIC_STATISTICS)
+    assert x["statistics"]["ks"]["pvalue"] == x["statistics"]["ks"]["adjusted_pvalue"] or (
+        x["statistics"]["ks"]["adjusted_pvalue"] >= x["statistics"]["ks"]["pvalue"]
+    )
+    assert document["prediction"]["name"] == "prediction"
+
+
+def test_failed_report_keeps_the_last_success_and_has_no_statistics(
+    shifted_x: WindowSnapshot,
+) -> None:
+    previous = _report(shifted_x)
+    failed = failed_report(previous, "m", NOW + 15.0, "boom", 500, DriftSettings())
+    assert failed.status == "error"
+    assert failed.error == "boom"
+    assert failed.evaluated_at == NOW + 15.0
+    assert failed.last_success_at == NOW
+    assert failed.features == ()
+    assert failed.prediction is None
+    assert failed.drifted_ratio is None
+    assert _json_roundtrip(failed)["error"] == "boom"
+
+
+def test_failed_report_without_a_previous_success_has_no_last_success() -> None:
+    failed = failed_report(None, "m", NOW, "boom", 500, DriftSettings())
+    assert failed.last_success_at is None
+    assert failed.window_records == 0
