@@ -1,0 +1,31 @@
+# drift-exporter sidecar: one image, one process, one uvicorn worker.
+#
+# The exporter keeps its windows and last reports in process memory, so it runs
+# exactly one uvicorn worker (`drift-exporter serve` starts it that way); scale
+# by running one sidecar per model server, never by adding workers.
+#
+#   docker build -t drift-exporter .
+#   docker run -p 9808:9808 drift-exporter
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Metadata first, then the package: `pip install .` needs both.
+COPY pyproject.toml README.md ./
+COPY exporter ./exporter
+RUN pip install . \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin drift
+
+USER drift
+
+EXPOSE 9808
+
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9808/healthz', timeout=2)"]
+
+CMD ["drift-exporter", "serve", "--host", "0.0.0.0"]
