@@ -1,0 +1,202 @@
+"""Run the shipped monitoring stack for real: Prometheus and Alertmanager on free loopback ports,
+with the shipped configs rewritten only where a test must (addresses, intervals, `for:`)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tests.support import ROOT, free_port, stop, wait_for
+
+DEPLOY = ROOT / "deploy"
+#: Alerts about warm-up states keep their shipped `for:`: with seconds they would fire while
+#: the test's window is still filling, or before Prometheus's first scrape (its target
+#: discovery takes about 5 s to start scraping), which says nothing about the rules.
+WARM_UP_ALERTS = ("ModelDriftWindowTooSmall", "ModelDriftNoTraffic", "ModelDriftExporterAbsent")
+
+
+@dataclass
+class WebhookReceiver:
+    """An HTTP server that records every Alertmanager webhook payload with its arrival time."""
+
+    port: int = field(default_factory=free_port)
+    payloads: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        received = self.payloads
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                received.append((time.monotonic(), json.loads(self.rfile.read(length))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/alerts"
+
+    def alerts(self) -> Iterator[tuple[float, dict[str, Any]]]:
+        for arrived, payload in list(self.payloads):
+            for alert in payload.get("alerts", []):
+                yield arrived, alert
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def shortened_rules(source: Path, target: Path, for_seconds: int) -> None:
+    """Copy a rule file with every `for:` cut to `for_seconds`, warm-up alerts excepted."""
+    text = source.read_text()
+    out: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        match = re.match(r"\s*- alert: (\w+)", line)
+        if match:
+            current = match.group(1)
+        if re.match(r"\s*for: \d+[smh]\s*$", line) and current not in WARM_UP_ALERTS:
+            line = re.sub(r"for: \d+[smh]", f"for: {for_seconds}s", line)
+        out.append(line)
+    target.write_text("\n".join(out) + "\n")
+
+
+@dataclass
+class Stack:
+    prometheus: str
+    alertmanager: str
+    processes: list[subprocess.Popen[bytes]]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+        body = response.json()
+        assert body["status"] == "success", f"{expr}: {body}"
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def firing(self, alertname_regex: str = "ModelDrift.*") -> list[dict[str, str]]:
+        expr = f'ALERTS{{alertname=~"{alertname_regex}", alertstate="firing"}}'
+        return [series["metric"] for series in self.query(expr)]
+
+    def close(self) -> None:
+        for process in self.processes:
+            stop(process)
+
+
+def start_stack(
+    workdir: Path,
+    sidecar_port: int,
+    webhook: WebhookReceiver,
+    *,
+    interval_seconds: int = 1,
+    for_seconds: int = 5,
+) -> Stack:
+    """Alertmanager, then Prometheus, both from the shipped configs, on free ports."""
+    for binary in ("prometheus", "prometheus-alertmanager"):
+        if shutil.which(binary) is None:
+            raise RuntimeError(
+                f"{binary} is not installed (apt-get install prometheus prometheus-alertmanager)"
+            )
+    am_port, prom_port = free_port(), free_port()
+
+    alertmanager = yaml.safe_load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())
+    _shorten_routes(alertmanager["route"])
+    for receiver in alertmanager["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            hook["url"] = webhook.url
+    am_config = workdir / "alertmanager.yml"
+    am_config.write_text(yaml.safe_dump(alertmanager))
+
+    rules = workdir / "rules"
+    rules.mkdir()
+    for rule_file in sorted((DEPLOY / "prometheus" / "rules").glob("*.yml")):
+        shortened_rules(rule_file, rules / rule_file.name, for_seconds)
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    prometheus["global"].update(
+        scrape_interval=f"{interval_seconds}s",
+        scrape_timeout=f"{interval_seconds}s",
+        evaluation_interval=f"{interval_seconds}s",
+    )
+    prometheus["rule_files"] = [str(rules / "*.yml")]
+    prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
+        f"127.0.0.1:{am_port}"
+    ]
+    for job in prometheus["scrape_configs"]:
+        target = (
+            f"127.0.0.1:{sidecar_port}"
+            if job["job_name"] == "drift-exporter"
+            else f"127.0.0.1:{prom_port}"
+        )
+        job["static_configs"][0]["targets"] = [target]
+    prom_config = workdir / "prometheus.yml"
+    prom_config.write_text(yaml.safe_dump(prometheus))
+
+    processes: list[subprocess.Popen[bytes]] = []
+    am_log = (workdir / "alertmanager.log").open("wb")
+    processes.append(
+        subprocess.Popen(
+            [
+                "prometheus-alertmanager",
+                f"--config.file={am_config}",
+                f"--storage.path={workdir / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{am_port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=am_log,
+            stderr=subprocess.STDOUT,
+        )
+    )
+    prom_log = (workdir / "prometheus.log").open("wb")
+    processes.append(
+        subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={prom_config}",
+                f"--storage.tsdb.path={workdir / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=prom_log,
+            stderr=subprocess.STDOUT,
+        )
+    )
+    stack = Stack(f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}", processes)
+    try:
+        wait_for(f"{stack.alertmanager}/-/ready", timeout=30, process=processes[0])
+        wait_for(f"{stack.prometheus}/-/ready", timeout=30, process=processes[1])
+        deadline = time.monotonic() + 30
+        while not stack.query('up{job="drift-exporter"} == 1'):
+            if time.monotonic() > deadline:
+                raise TimeoutError("Prometheus never scraped the sidecar")
+            time.sleep(0.2)
+    except Exception:
+        stack.close()
+        raise
+    return stack
+
+
+def _shorten_routes(route: dict[str, Any], *, root: bool = True) -> None:
+    """Notify within a second instead of after the shipped grouping waits."""
+    for key in ("group_wait", "group_interval"):
+        if root or key in route:
+            route[key] = "1s"
+    for child in route.get("routes", []):
+        _shorten_routes(child, root=False)

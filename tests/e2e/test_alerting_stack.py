@@ -1,0 +1,182 @@
+"""End to end: sidecar -> real Prometheus (shipped rules) -> real Alertmanager -> a webhook.
+
+Drift-free traffic must fire no ModelDrift alert; drifted traffic on one feature must bring that
+model's and feature's alert to the retraining webhook. Every dashboard query is then run against
+the live Prometheus and must return data.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.deploy.dashboards import DASHBOARD_DIR, dashboard_queries
+from tests.e2e.stack import WARM_UP_ALERTS, Stack, WebhookReceiver, start_stack
+from tests.integration.payloads import seeded_records
+from tests.support import free_port, start_sidecar, stop, wait_for
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("prometheus") is None or shutil.which("prometheus-alertmanager") is None,
+        reason="needs Debian's prometheus and prometheus-alertmanager (.ci/run installs them)",
+    ),
+]
+
+SIDECAR_CONFIG = """\
+evaluation_interval_seconds: 1
+min_records: 500
+window:
+  max_records: 2000
+  slices: 10
+models:
+  churn:
+    prediction_type: categorical
+"""
+
+
+def churn_records(seed: int, count: int) -> list[dict[str, Any]]:
+    """The same features with a class label as the prediction (a categorical prediction)."""
+    records = seeded_records(seed, count)
+    for record in records:
+        record["prediction"] = "yes" if record["prediction"] > 0.5 else "no"
+    return records
+
+
+@pytest.fixture(scope="module")
+def running(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, Stack, WebhookReceiver]]:
+    workdir = tmp_path_factory.mktemp("stack")
+    config = workdir / "sidecar.yml"
+    config.write_text(SIDECAR_CONFIG)
+    port = free_port()
+    sidecar = start_sidecar(config, port, workdir / "sidecar.log")
+    webhook = WebhookReceiver()
+    stack: Stack | None = None
+    try:
+        wait_for(f"http://127.0.0.1:{port}/readyz", process=sidecar)
+        stack = start_stack(workdir, port, webhook)
+        yield f"http://127.0.0.1:{port}", stack, webhook
+    finally:
+        if stack is not None:
+            stack.close()
+        stop(sidecar)
+        webhook.close()
+
+
+def send(client: httpx.Client, model: str, records: list[dict[str, Any]]) -> None:
+    response = client.post(f"/v1/models/{model}/predictions", json={"records": records})
+    assert response.status_code == 202, response.text
+
+
+def drift_alerts_firing(stack: Stack) -> list[dict[str, str]]:
+    return [a for a in stack.firing() if a["alertname"] not in WARM_UP_ALERTS]
+
+
+def test_drift_reaches_the_webhook_and_clean_traffic_fires_nothing(
+    running: tuple[str, Stack, WebhookReceiver], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, stack, webhook = running
+    with httpx.Client(base_url=base, timeout=30) as client:
+        assert (
+            client.put(
+                "/v1/models/credit/reference", json={"records": seeded_records(1, 20_000)}
+            ).status_code
+            == 201
+        )
+        assert (
+            client.put(
+                "/v1/models/churn/reference", json={"records": churn_records(2, 20_000)}
+            ).status_code
+            == 201
+        )
+
+        # Phase 1: drift-free traffic. 20 s covers four times every shortened `for:` (5 s).
+        send(client, "credit", seeded_records(100, 2_000))
+        send(client, "churn", churn_records(101, 2_000))
+        deadline = time.monotonic() + 20
+        seed = 200
+        while time.monotonic() < deadline:
+            send(client, "credit", seeded_records(seed, 200))
+            send(client, "churn", churn_records(seed + 1, 200))
+            seed += 2
+            assert drift_alerts_firing(stack) == []
+            time.sleep(0.5)
+        assert stack.query('drift_feature_psi{model="credit",feature="x"}'), (
+            "no drift gauges scraped"
+        )
+        assert drift_alerts_firing(stack) == []
+        assert list(webhook.alerts()) == []
+
+        # Phase 2: feature x of credit moves by two reference standard deviations.
+        drift_started = time.monotonic()
+        arrived = None
+        deadline = drift_started + 90
+        while time.monotonic() < deadline and arrived is None:
+            send(client, "credit", seeded_records(seed, 400, shift=2.0))
+            send(client, "churn", churn_records(seed + 1, 200))
+            seed += 2
+            for when, alert in webhook.alerts():
+                labels = alert["labels"]
+                if (
+                    labels["alertname"] == "ModelDriftFeatureShift"
+                    and labels["model"] == "credit"
+                    and labels["feature"] == "x"
+                    and alert["status"] == "firing"
+                ):
+                    arrived = when
+            time.sleep(0.5)
+    assert arrived is not None, (
+        f"no ModelDriftFeatureShift for credit/x reached the webhook: {webhook.payloads}"
+    )
+    seconds = arrived - drift_started
+    with capsys.disabled():
+        print(
+            f"\ne2e: drift on credit/x reached the webhook {seconds:.1f} s "
+            "after drifted traffic began"
+        )
+
+    # Only what drifted alerted: x (and the score computed from it), never the untouched features.
+    shifted = {
+        a["labels"].get("feature")
+        for _, a in webhook.alerts()
+        if a["labels"]["alertname"].startswith("ModelDriftFeature")
+    }
+    assert shifted == {"x"}, shifted
+    assert {a["labels"]["model"] for _, a in webhook.alerts()} == {"credit"}
+    assert all(
+        a["labels"]["alertname"] != "ModelDriftManyFeaturesDrifted"
+        or a["labels"]["model"] == "credit"
+        for _, a in webhook.alerts()
+    )
+
+
+def test_every_dashboard_query_returns_data(running: tuple[str, Stack, WebhookReceiver]) -> None:
+    _, stack, _ = running
+    # Runs after the drift test (same module, file order): alerts are firing, rates have data.
+    empty: list[str] = []
+    count = 0
+    for path in sorted(DASHBOARD_DIR.glob("*.json")):
+        for title, expr in dashboard_queries(
+            path, model=".+", feature=".+", rate_interval="1m", interval="5s", time_range="10m"
+        ):
+            count += 1
+            if not stack.query(expr):
+                empty.append(f"{path.name}: {title}: {expr}")
+    assert count > 50
+    assert empty == [], "\n".join(empty)
+
+
+def test_shipped_rules_load_without_errors(running: tuple[str, Stack, WebhookReceiver]) -> None:
+    _, stack, _ = running
+    groups = httpx.get(f"{stack.prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert len(rules) > 30
+    unhealthy = [(rule["name"], rule.get("lastError")) for rule in rules if rule["health"] == "err"]
+    assert unhealthy == []
