@@ -6,6 +6,7 @@ app.state; nothing lives at module level, so tests can run many apps side by sid
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,12 +23,16 @@ from exporter.config import Settings
 from exporter.errors import RequestError
 from exporter.metrics import (
     LiveCollector,
+    PersistenceCollector,
     RejectionCounter,
     ReportBoard,
     evaluation_duration_histogram,
 )
+from exporter.persistence import SnapshotWriter, StateDirectory
 from exporter.scheduler import EvaluationScheduler
 from exporter.store import WindowStore
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -49,6 +54,16 @@ def create_app(
         registry.register(LiveCollector(store, rejections))
         duration = evaluation_duration_histogram(registry)
         scheduler = EvaluationScheduler(store, board, settings, duration, clock=clock, timer=timer)
+        state: StateDirectory | None = None
+        writer: SnapshotWriter | None = None
+        if settings.state_dir is not None:
+            state = StateDirectory(settings.state_dir)
+            restored = state.restore_into(store)
+            if restored:
+                log.info("restored %d model(s) from %s", len(restored), settings.state_dir)
+            writer = SnapshotWriter(state, store, settings.snapshot_interval_seconds, clock=clock)
+        registry.register(PersistenceCollector(state))
+        app.state.state_directory = state
         app.state.settings = settings
         app.state.registry = registry
         app.state.store = store
@@ -58,10 +73,14 @@ def create_app(
         app.state.scheduler = scheduler
         if run_scheduler:
             scheduler.start()
+        if writer is not None:
+            writer.start()
         try:
             yield
         finally:
             scheduler.stop()
+            if writer is not None:
+                writer.stop()  # the final snapshot of a graceful shutdown
 
     app = FastAPI(
         title="drift-exporter",

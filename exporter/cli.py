@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--config", type=Path, help="YAML config file")
         command.add_argument("--host", help="address to listen on (default 0.0.0.0)")
         command.add_argument("--port", type=int, help=f"port to listen on (default {DEFAULT_PORT})")
+        command.add_argument(
+            "--state-dir", type=Path, help="snapshot references and windows here; restore at start"
+        )
         if name == "demo":
             command.add_argument("--records-per-second", type=float, default=200.0)
             command.add_argument("--drift-after-seconds", type=float, default=60.0)
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides["host"] = args.host
     if args.port is not None:
         overrides["port"] = args.port
+    if args.state_dir is not None:
+        overrides["state_dir"] = args.state_dir
     try:
         settings = load_settings(args.config, **overrides)
     except ConfigError as error:
@@ -74,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             log_level=settings.log_level,
             workers=1,
             access_log=False,
+            timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
         )
     )
     if args.command == "demo":

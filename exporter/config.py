@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     limits: LimitSettings = LimitSettings()
     models: dict[str, ModelSettings] = Field(default_factory=dict)
+    state_dir: Path | None = None
+    snapshot_interval_seconds: float = Field(60.0, gt=0)
+    shutdown_timeout_seconds: float = Field(10.0, gt=0)
 
     @classmethod
     def settings_customise_sources(

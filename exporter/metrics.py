@@ -25,6 +25,7 @@ from exporter.evaluator import ColumnReport, EvaluationReport
 from exporter.store import INVALID_REASONS
 
 if TYPE_CHECKING:
+    from exporter.persistence import StateDirectory
     from exporter.store import WindowStore
 
 #: Text format 0.0.4: what every Prometheus since 2.0 parses.
@@ -219,6 +220,39 @@ class LiveCollector(Collector):
         for reason, count in self._rejections.items():
             rejected.add_metric([reason], count)
         yield rejected
+
+
+class PersistenceCollector(Collector):
+    """Snapshot counters, present only when a state directory is configured."""
+
+    def __init__(self, state: StateDirectory | None) -> None:
+        self._state = state
+
+    def collect(self) -> Iterator[Metric]:
+        if self._state is None:
+            return
+        stats = self._state.stats
+        yield CounterMetricFamily(
+            "drift_state_snapshots_total",
+            "Model snapshots written to the state directory.",
+            value=stats.snapshots,
+        )
+        yield CounterMetricFamily(
+            "drift_state_snapshot_failures_total",
+            "Model snapshots that failed to write.",
+            value=stats.failures,
+        )
+        yield CounterMetricFamily(
+            "drift_state_rejected_files_total",
+            "State files found corrupt or of another version at start and set aside.",
+            value=stats.rejected_files,
+        )
+        if stats.last_snapshot_at is not None:
+            yield GaugeMetricFamily(
+                "drift_state_last_snapshot_timestamp_seconds",
+                "Unix time of the last snapshot written.",
+                value=stats.last_snapshot_at,
+            )
 
 
 class RejectionCounter:

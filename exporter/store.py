@@ -446,6 +446,23 @@ class WindowStore:
             self._models[profile.model] = ModelWindow(profile, self._settings, self._clock)
             return True
 
+    def restore(
+        self,
+        profile: ReferenceProfile,
+        counters: ModelCounters,
+        slices: list[WindowSlice],
+        records: int,
+    ) -> None:
+        """Reinstate a model from a snapshot (exporter.persistence), replacing any in memory."""
+        for reason in INVALID_REASONS:
+            counters.invalid.setdefault(reason, 0)
+        window = ModelWindow(profile, self._settings, self._clock)
+        window.counters = counters
+        window.slices.extend(slices)
+        window._records = records
+        with self._lock:
+            self._models[profile.model] = window
+
     def delete(self, model: str) -> None:
         with self._lock:
             self.get(model)

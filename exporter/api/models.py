@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import suppress
 from typing import Any
 
@@ -81,6 +82,9 @@ async def put_reference(
     )
     created = store.set_reference(profile)
     board.discard(model)
+    state = request.app.state.state_directory
+    if state is not None:  # a reference is never lost: snapshot it before answering
+        await run_in_threadpool(state.save, store.get(model), time.time())
     response.status_code = 201 if created else 200
     return profile.summary()
 
@@ -98,6 +102,8 @@ async def delete_model(
     """Forget a model: its reference, window, counters and series."""
     store.delete(model)
     board.discard(model)
+    if request.app.state.state_directory is not None:
+        request.app.state.state_directory.remove(model)
     with suppress(KeyError):  # never evaluated: no histogram child to remove
         request.app.state.evaluation_duration.remove(model)
     return Response(status_code=204)

@@ -1,0 +1,145 @@
+"""A real sidecar killed with SIGKILL mid-ingest keeps its reference and all but the last
+snapshot interval of its window; SIGTERM writes a final snapshot."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.payloads import seeded_records
+from tests.support import free_port, start_sidecar, stop, wait_for
+
+INTERVAL = 0.5
+
+
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yml"
+    path.write_text(
+        f"state_dir: {tmp_path / 'state'}\n"
+        f"snapshot_interval_seconds: {INTERVAL}\n"
+        "evaluation_interval_seconds: 1\n"
+        "window:\n  max_records: 1000000\n  duration_seconds: null\n"
+    )
+    return path
+
+
+def start(tmp_path: Path, port: int, log: str):
+    process = start_sidecar(config(tmp_path), port, tmp_path / log)
+    wait_for(f"http://127.0.0.1:{port}/readyz", process=process)
+    return process
+
+
+def records_total(client: httpx.Client) -> int:
+    return client.get("/v1/models").json()["models"][0]["records_total"]
+
+
+def test_sigkill_mid_ingest_loses_at_most_one_snapshot_interval(tmp_path: Path) -> None:
+    port = free_port()
+    process = start(tmp_path, port, "first.log")
+    base = f"http://127.0.0.1:{port}"
+    acknowledged: list[tuple[float, int]] = []
+    stop_sending = threading.Event()
+    batch = seeded_records(5, 100)
+
+    def send() -> None:
+        total = 0
+        with httpx.Client(base_url=base, timeout=5) as client:
+            while not stop_sending.is_set():
+                try:
+                    response = client.post("/v1/models/credit/predictions", json={"records": batch})
+                except httpx.HTTPError:
+                    return
+                if response.status_code == 202:
+                    total += 100
+                    acknowledged.append((time.monotonic(), total))
+
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            reference = client.put(
+                "/v1/models/credit/reference", json={"records": seeded_records(1, 3_000)}
+            )
+            assert reference.status_code == 201
+            summary = reference.json()
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(3)
+        killed_at = time.monotonic()
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        stop_sending.set()
+        sender.join(10)
+    finally:
+        stop(process)
+    assert acknowledged, "nothing was acknowledged before the kill"
+
+    process = start(tmp_path, port, "second.log")
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            assert client.get("/v1/models/credit/reference").json() == summary
+            survived = records_total(client)
+    finally:
+        stop(process)
+    acked_total = acknowledged[-1][1]
+    # Everything acknowledged more than one interval (plus the write's own time) before the kill.
+    safe = max(
+        (total for when, total in acknowledged if when <= killed_at - INTERVAL - 0.5), default=0
+    )
+    assert safe <= survived <= acked_total, (safe, survived, acked_total)
+    assert safe > 0
+
+
+def test_sigterm_writes_a_final_snapshot(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start(tmp_path, port, "first.log")
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            assert (
+                client.put(
+                    "/v1/models/credit/reference", json={"records": seeded_records(1, 500)}
+                ).status_code
+                == 201
+            )
+            assert (
+                client.post(
+                    "/v1/models/credit/predictions", json={"records": seeded_records(2, 321)}
+                ).status_code
+                == 202
+            )
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+    finally:
+        stop(process)
+    process = start(tmp_path, port, "second.log")
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            assert records_total(client) == 321  # not just what the last interval caught
+            assert client.get("/v1/models").json()["models"][0]["window_records"] == 321
+    finally:
+        stop(process)
+
+
+def test_a_corrupt_state_file_does_not_stop_the_sidecar(tmp_path: Path) -> None:
+    models = tmp_path / "state" / "models"
+    models.mkdir(parents=True)
+    (models / "credit.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    port = free_port()
+    process = start(tmp_path, port, "sidecar.log")
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "drift_state_rejected_files_total 1.0" in text
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/models").json() == {"models": []}
+    finally:
+        stop(process)
+    assert list(models.glob("credit.npz.rejected-*"))
+    assert "cannot be restored" in (tmp_path / "sidecar.log").read_text()
+
+
+@pytest.fixture(autouse=True)
+def _short(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DRIFT_EXPORTER_STATE_DIR", raising=False)
