@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from exporter import __version__
 from exporter.api import api_router
+from exporter.auth import BearerAuth, load_token
 from exporter.config import Settings
 from exporter.errors import RequestError
 from exporter.metrics import (
@@ -89,6 +90,15 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(api_router)
+    token = load_token(settings.auth)
+    if token is not None:
+        app.add_middleware(
+            BearerAuth,
+            token=token,
+            protect_reads=settings.auth.protect_reads,
+            protect_metrics=settings.auth.protect_metrics,
+            on_reject=lambda reason: app.state.rejections.increment(reason),
+        )
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app

@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             workers=1,
             access_log=False,
             timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+            ssl_certfile=settings.tls.cert_file,
+            ssl_keyfile=settings.tls.key_file,
         )
     )
     if args.command == "demo":

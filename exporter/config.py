@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -74,6 +74,28 @@ class LimitSettings(_Section):
     max_features_per_model: int = Field(200, ge=1)
 
 
+class AuthSettings(_Section):
+    """Bearer-token auth; with no token configured every route is open (the default)."""
+
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    protect_reads: bool = False
+    protect_metrics: bool = False
+
+
+class TlsSettings(_Section):
+    """Serve HTTPS when both files are given."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> TlsSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls needs both cert_file and key_file")
+        return self
+
+
 class ModelSettings(_Section):
     """Per-model declarations; anything left out is inferred from the reference."""
 
@@ -106,6 +128,8 @@ class Settings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     limits: LimitSettings = LimitSettings()
     models: dict[str, ModelSettings] = Field(default_factory=dict)
+    auth: AuthSettings = AuthSettings()
+    tls: TlsSettings = TlsSettings()
     state_dir: Path | None = None
     snapshot_interval_seconds: float = Field(60.0, gt=0)
     shutdown_timeout_seconds: float = Field(10.0, gt=0)

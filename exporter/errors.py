@@ -6,7 +6,13 @@ from typing import Literal
 
 #: The fixed reasons behind drift_requests_rejected_total{reason}.
 RejectReason = Literal[
-    "malformed", "too_large", "unsupported_media_type", "unknown_model", "invalid_name", "limit"
+    "malformed",
+    "too_large",
+    "unsupported_media_type",
+    "unknown_model",
+    "invalid_name",
+    "limit",
+    "unauthorized",
 ]
 
 

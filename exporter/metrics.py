@@ -59,6 +59,7 @@ REJECT_REASONS: tuple[RejectReason, ...] = (
     "unknown_model",
     "invalid_name",
     "limit",
+    "unauthorized",
 )
 
 

@@ -154,7 +154,7 @@ def _binary_rates(tp: float, predicted: float, actual: float) -> tuple[float, fl
 def _rank_auc(is_positive: NDArray[np.bool_], scores: NDArray[np.float64]) -> float | None:
     """ROC AUC from the Mann-Whitney U statistic of the positives' score ranks."""
     n_positive = int(is_positive.sum())
-    n_negative = is_positive.shape[0] - n_positive
+    n_negative = int(is_positive.shape[0]) - n_positive
     if n_positive == 0 or n_negative == 0:
         return None
     ranks = stats.rankdata(scores)  # average ranks: a tie counts 1/2, as in roc_auc_score
@@ -269,7 +269,7 @@ def classification_metrics(
             raise ValueError("classes must not repeat a label")
         unknown = observed[~np.isin(observed, column_order)]
         if unknown.shape[0] > 0:
-            raise ValueError(f"label {unknown[0]!r} is not among classes")
+            raise ValueError(f"label {unknown.tolist()[0]!r} is not among classes")
         label_set = np.unique(column_order)
     else:
         label_set = observed
@@ -467,8 +467,10 @@ def per_record_error(
     """
     if task == "classification":
         true, pred = _label_pairs(y_true, y_pred)
-        return np.not_equal(true, pred).astype(np.float64)
+        wrong: NDArray[np.float64] = np.not_equal(true, pred).astype(np.float64)
+        return wrong
     if task == "regression":
         true_values, pred_values = _residual_pairs(y_true, y_pred)
-        return np.abs(true_values - pred_values)
+        absolute: NDArray[np.float64] = np.abs(true_values - pred_values)
+        return absolute
     raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")

@@ -165,19 +165,7 @@ def start_stack(
             stderr=subprocess.STDOUT,
         )
     )
-    prom_log = (workdir / "prometheus.log").open("wb")
-    processes.append(
-        subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={prom_config}",
-                f"--storage.tsdb.path={workdir / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{prom_port}",
-            ],
-            stdout=prom_log,
-            stderr=subprocess.STDOUT,
-        )
-    )
+    processes.append(start_prometheus(prom_config, workdir, prom_port))
     stack = Stack(f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}", processes)
     try:
         wait_for(f"{stack.alertmanager}/-/ready", timeout=30, process=processes[0])
@@ -191,6 +179,21 @@ def start_stack(
         stack.close()
         raise
     return stack
+
+
+def start_prometheus(config: Path, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    """Prometheus on 127.0.0.1:`port` with `config`, its data and log under `workdir`."""
+    log = (workdir / "prometheus.log").open("wb")
+    return subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _shorten_routes(route: dict[str, Any], *, root: bool = True) -> None:

@@ -1,0 +1,105 @@
+"""Bearer-token auth as pure ASGI middleware, so every route (present and future) is covered.
+
+Writes (any method but GET/HEAD/OPTIONS) always need the token when one is configured; reads
+under /v1 and the API docs need it with `auth.protect_reads`, /metrics with
+`auth.protect_metrics`; /healthz and /readyz never do, so probes keep working. A request
+without a usable `Authorization: Bearer` header is 401 (with `WWW-Authenticate: Bearer`), one
+with the wrong token 403. Tokens are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from exporter.config import AuthSettings
+from exporter.errors import RejectReason
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+_ALWAYS_OPEN = frozenset({"/healthz", "/readyz"})
+_DOCS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/"})
+
+
+def load_token(settings: AuthSettings) -> bytes | None:
+    """The configured token: `auth.token`, else the first line of `auth.token_file`."""
+    if settings.token is not None:
+        return settings.token.get_secret_value().encode()
+    if settings.token_file is not None:
+        token = settings.token_file.read_text().strip()
+        if not token:
+            raise ValueError(f"auth.token_file {settings.token_file} is empty")
+        return token.encode()
+    return None
+
+
+class BearerAuth:
+    """Wraps the app; `on_reject(reason)` counts refusals in drift_requests_rejected_total."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: bytes,
+        protect_reads: bool,
+        protect_metrics: bool,
+        on_reject: Callable[[RejectReason], None],
+    ) -> None:
+        self._app = app
+        self._token = token
+        self._protect_reads = protect_reads
+        self._protect_metrics = protect_metrics
+        self._on_reject = on_reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._needs_token(scope["method"], scope["path"]):
+            await self._app(scope, receive, send)
+            return
+        provided = _bearer(scope)
+        if provided is None:
+            await self._refuse(
+                send, 401, "missing or malformed 'Authorization: Bearer <token>' header"
+            )
+            return
+        if not hmac.compare_digest(provided, self._token):
+            await self._refuse(send, 403, "the bearer token is not valid for this sidecar")
+            return
+        await self._app(scope, receive, send)
+
+    def _needs_token(self, method: str, path: str) -> bool:
+        if path in _ALWAYS_OPEN:
+            return False
+        if method not in _READS:
+            return True
+        if path == "/metrics":
+            return self._protect_metrics
+        return self._protect_reads and (path.startswith("/v1/") or path == "/v1" or path in _DOCS)
+
+    async def _refuse(self, send: Send, status: int, detail: str) -> None:
+        self._on_reject("unauthorized")
+        headers = [(b"content-type", b"application/json")]
+        if status == 401:
+            headers.append((b"www-authenticate", b'Bearer realm="drift-exporter"'))
+        body = orjson.dumps(
+            {"detail": f"header.authorization: {detail}", "location": "header.authorization"}
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _bearer(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.partition(b" ")
+            if scheme.lower() != b"bearer" or not credentials.strip():
+                return None
+            return bytes(credentials.strip())
+    return None
