@@ -14,27 +14,27 @@ from exporter.scheduler import EvaluationScheduler
 from exporter.store import WindowStore
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _store(request: Request) -> WindowStore:
+async def _store(request: Request) -> WindowStore:
     store: WindowStore = request.app.state.store
     return store
 
 
-def _board(request: Request) -> ReportBoard:
+async def _board(request: Request) -> ReportBoard:
     board: ReportBoard = request.app.state.board
     return board
 
 
-def _scheduler(request: Request) -> EvaluationScheduler:
+async def _scheduler(request: Request) -> EvaluationScheduler:
     scheduler: EvaluationScheduler = request.app.state.scheduler
     return scheduler
 
 
-def _model_name(model: str) -> str:
+async def _model_name(model: str) -> str:
     return check_model_name(model)
 
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats  # type: ignore[import-untyped, unused-ignore]
+from scipy import special, stats  # type: ignore[import-untyped, unused-ignore]
 
 from exporter.stats._validation import as_counts, as_sample, as_sorted_sample, check_same_length
 
@@ -88,12 +88,23 @@ def _ecdf_gap(reference_sorted: ArrayLike, current: ArrayLike) -> _EcdfGap:
     return _EcdfGap(ks_statistic, wasserstein, n_reference, n_current)
 
 
-def _ks_asymptotic_pvalue(statistic: float, n_reference: int, n_current: int) -> float:
-    """Two-sided p-value exactly as ``scipy.stats.ks_2samp(..., method="asymp")`` computes it.
+#: Where the p-value stops being computed exactly (see _ks_asymptotic_pvalue).
+TAIL_PVALUE = 0.01
+TAIL_MIN_EFFECTIVE_N = 500
 
-    ``kstwo.sf`` at the effective sample size ``round(m n / (m + n))``; see scipy's
-    ``_stats_py.ks_2samp``. Its cost depends on (D, n): from tens of microseconds up to a few
-    milliseconds for n in the thousands, the same cost scipy pays.
+
+def _ks_asymptotic_pvalue(statistic: float, n_reference: int, n_current: int) -> float:
+    r"""Two-sided p-value of ``scipy.stats.ks_2samp(..., method="asymp")``, fast in the tail.
+
+    ``kstwo.sf`` at the effective sample size :math:`n_e = round(m n / (m + n))`, as in scipy's
+    ``_stats_py.ks_2samp``, wherever that is cheap. For :math:`n_e \ge 500` and p < 0.01,
+    ``kstwo.sf`` switches to a series that costs about 2 ms per call (two thirds of a whole
+    8-feature evaluation); there the Kolmogorov limit with Stephens' correction,
+    :math:`Q_{KS}\big((\sqrt{n_e} + 0.12 + 0.11/\sqrt{n_e})\,D\big)`
+    (``scipy.special.kolmogorov``, about 1 us), is used instead. Its relative error there is
+    under 3 % for p >= 1e-4, 5 % for p >= 1e-8 and 6 % for p >= 1e-12 (measured against
+    ``kstwo.sf`` for n_e from 500 to 50,000 and tested); below 1e-12 only the order of
+    magnitude is meaningful. Every p-value >= 0.01 is scipy's own.
     """
     m, n = sorted([float(n_reference), float(n_current)], reverse=True)
     effective_n = np.round(m * n / (m + n))
@@ -101,6 +112,11 @@ def _ks_asymptotic_pvalue(statistic: float, n_reference: int, n_current: int) ->
         # One value in each sample: n_e = round(0.5) = 0, outside kstwo's support. scipy
         # returns nan there too (after a divide-by-zero warning, which this skips).
         return math.nan
+    if effective_n >= TAIL_MIN_EFFECTIVE_N:
+        root = math.sqrt(effective_n)
+        tail = float(special.kolmogorov((root + 0.12 + 0.11 / root) * statistic))
+        if tail < TAIL_PVALUE:
+            return tail
     pvalue = stats.kstwo.sf(statistic, effective_n)
     return float(np.clip(pvalue, 0.0, 1.0))
 
