@@ -192,11 +192,26 @@ class ModelWindow:
 
     def append(self, batch: PredictionBatch) -> int:
         """Count a checked batch into the window; returns how many records it held."""
+        prepared = self.prepare(batch)
+        for _ in prepared.steps():
+            pass
+        return self.commit(prepared)
+
+    def prepare(self, batch: PredictionBatch) -> PreparedBatch:
+        """The batch to encode against the current profile, step by step, outside the lock."""
+        return PreparedBatch(self.profile, batch)
+
+    def commit(self, prepared: PreparedBatch) -> int:
+        """Count an encoded batch into the window; returns how many records it held."""
         with self.lock:
+            if prepared.profile is not self.profile or not prepared.done:
+                # The reference was replaced meanwhile: the codes are for the old bins.
+                prepared = PreparedBatch(self.profile, prepared.batch)
+                for _ in prepared.steps():
+                    pass
+            batch, encoded, complete = prepared.batch, prepared.encoded, prepared.complete
             now = self._clock()
             self._expire(now)
-            complete = _complete_columns(batch.features, self.profile.feature_names)
-            encoded = self._encode(batch, complete)
             start = 0
             total = len(batch)
             while start < total:
@@ -249,35 +264,6 @@ class ModelWindow:
         horizon = now - self._duration - self._slice_seconds
         while self.slices and self.slices[0].started_at <= horizon:
             self._records -= self.slices.popleft().records
-
-    def _encode(
-        self, batch: PredictionBatch, complete: list[tuple[Any, ...]] | None
-    ) -> list[EncodedColumn]:
-        """One code per record per column, computed once for the whole batch."""
-        profile = self.profile
-        features = batch.features
-        encoded = []
-        for i, column in enumerate(profile.columns):
-            if column is profile.prediction:
-                raw: Sequence[Any] = batch.predictions
-            elif complete is not None:
-                raw = complete[i]
-            else:
-                name = column.name
-                raw = [values.get(name, ABSENT) for values in features]
-            if isinstance(column, NumericProfile):
-                encoded.append(encode_numeric(raw, column.edges, column.minimum, column.maximum))
-            else:
-                encoded.append(
-                    encode_categorical(
-                        raw,
-                        column.lookup,
-                        column.overflow,
-                        column.seen,
-                        boolean=column.kind == "boolean",
-                    )
-                )
-        return encoded
 
     def _count(
         self, target: WindowSlice, encoded: list[EncodedColumn], start: int, stop: int
@@ -391,6 +377,52 @@ def _complete_columns(
     if len(names) == 1:
         return [tuple(rows)]
     return list(zip(*rows, strict=True))
+
+
+class PreparedBatch:
+    """A batch being encoded against one profile: one code per record per column.
+
+    `steps()` encodes one column per step, so a caller on the event loop can yield between
+    steps and a large batch never blocks other requests for long; `ModelWindow.commit` then
+    counts the codes under the lock.
+    """
+
+    def __init__(self, profile: ReferenceProfile, batch: PredictionBatch) -> None:
+        self.profile = profile
+        self.batch = batch
+        self.complete: list[tuple[Any, ...]] | None = None
+        self.encoded: list[EncodedColumn] = []
+        self.done = False
+
+    def steps(self) -> Iterator[None]:
+        profile, batch = self.profile, self.batch
+        features = batch.features
+        self.complete = complete = _complete_columns(features, profile.feature_names)
+        yield
+        for i, column in enumerate(profile.columns):
+            if column is profile.prediction:
+                raw: Sequence[Any] = batch.predictions
+            elif complete is not None:
+                raw = complete[i]
+            else:
+                name = column.name
+                raw = [values.get(name, ABSENT) for values in features]
+            if isinstance(column, NumericProfile):
+                self.encoded.append(
+                    encode_numeric(raw, column.edges, column.minimum, column.maximum)
+                )
+            else:
+                self.encoded.append(
+                    encode_categorical(
+                        raw,
+                        column.lookup,
+                        column.overflow,
+                        column.seen,
+                        boolean=column.kind == "boolean",
+                    )
+                )
+            yield
+        self.done = True
 
 
 class WindowStore:

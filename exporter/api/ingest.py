@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from fastapi import APIRouter, Request, Response
 
 from exporter.api.deps import ModelName, SettingsDep, StoreDep, read_body
 from exporter.decoding import JSON, NDJSON, decode_predictions, media_type
 from exporter.schemas import ERROR_RESPONSES, Accepted, PredictionsRequest, json_body
+
+YIELD_AFTER_SECONDS = 0.001
 
 router = APIRouter(prefix="/v1/models", tags=["ingest"])
 
@@ -26,5 +31,13 @@ async def post_predictions(
     media = media_type(request.headers.get("content-type"), (JSON, NDJSON))
     body = await read_body(request, settings.limits.max_body_bytes)
     batch = decode_predictions(body, media, settings.limits.max_records_per_request)
-    accepted = window.append(batch)
+    prepared = window.prepare(batch)
+    started = time.perf_counter()
+    for _ in prepared.steps():
+        # Hand the event loop back about every millisecond: a scrape or probe arriving during
+        # a large batch waits for one step, not for the whole batch.
+        if time.perf_counter() - started > YIELD_AFTER_SECONDS:
+            await asyncio.sleep(0)
+            started = time.perf_counter()
+    accepted = window.commit(prepared)
     return Response(b'{"accepted":%d}' % accepted, status_code=202, media_type="application/json")
