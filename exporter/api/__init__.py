@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from exporter.api import health, ingest, models, reports
+from exporter.api import formats, health, ingest, models, reports
 
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(models.router)
 api_router.include_router(ingest.router)
 api_router.include_router(reports.router)
+api_router.include_router(formats.router)
 
 __all__ = ["api_router"]

@@ -62,7 +62,10 @@ def expect_array(value: Any, location: str) -> list[Any]:
 
 
 def rows_to_features(
-    rows: list[Any], feature_names: Sequence[str] | None, location: str
+    rows: list[Any],
+    feature_names: Sequence[str] | None,
+    location: str,
+    named_by: str = "feature_names",
 ) -> list[dict[str, Any]]:
     """Row-oriented input as feature dicts.
 
@@ -83,7 +86,7 @@ def rows_to_features(
         values = row if type(row) is list else [row]
         if len(values) != len(feature_names):
             fail(
-                f"row has {len(values)} value{'s' * (len(values) != 1)} but feature_names "
+                f"row has {len(values)} value{'s' * (len(values) != 1)} but {named_by} "
                 f"names {len(feature_names)}",
                 f"{location}[{i}]",
             )
@@ -117,7 +120,7 @@ def select_output(
 
     A scalar is the prediction; an array (multi-output) gives element `output_index` (the first
     when not configured); an object (named outputs) gives `output_name` (the first when not
-    configured).
+    configured), and element `output_index` of it if that output is itself an array.
     """
     if type(value) is list:
         index = 0 if output_index is None else output_index

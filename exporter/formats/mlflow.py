@@ -111,9 +111,7 @@ def response_predictions(
     ]
 
 
-def _split(
-    value: Any, feature_names: Sequence[str] | None, location: str
-) -> list[dict[str, Any]]:
+def _split(value: Any, feature_names: Sequence[str] | None, location: str) -> list[dict[str, Any]]:
     split = expect_object(value, location)
     unknown = split.keys() - {"columns", "data", "index"}
     if unknown:
@@ -141,4 +139,4 @@ def _split(
             fail(f"expected a string column name, got {kind(column)}", f"{location}.columns[{i}]")
     for i, row in enumerate(rows):
         expect_array(row, f"{location}.data[{i}]")
-    return rows_to_features(rows, names, f"{location}.data")
+    return rows_to_features(rows, names, f"{location}.data", named_by="columns")

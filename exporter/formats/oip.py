@@ -24,7 +24,7 @@ Our envelope is `{"request": <inference request>, "response": <inference respons
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from exporter.formats._common import (
@@ -83,9 +83,7 @@ def records_from_oip(
     has none): the id itself for a one-row request, `<id>-<row>` for each row of a batch.
     """
     features, request_id = request_features(request, feature_names, "request")
-    predictions, response_id = response_predictions(
-        response, output_name, output_index, "response"
-    )
+    predictions, response_id = response_predictions(response, output_name, output_index, "response")
     base = request_id if request_id is not None else response_id
     return pair(features, predictions, row_ids(base, len(features)), "response.outputs")
 
@@ -169,8 +167,7 @@ def tensor(value: Any, location: str) -> Tensor:
     expected = math.prod(shape)
     if len(data) != expected:
         fail(
-            f"shape {shape} holds {expected} element{'s' * (expected != 1)}, "
-            f"data has {len(data)}",
+            f"shape {shape} holds {expected} element{'s' * (expected != 1)}, data has {len(data)}",
             f"{location}.data",
         )
     _check_elements(data, datatype, f"{location}.data")
@@ -248,22 +245,39 @@ def _flatten(data: list[Any]) -> list[Any]:
 
 
 def _check_elements(data: list[Any], datatype: str, location: str) -> None:
+    """422 at the first element whose JSON type does not fit `datatype`."""
+    valid: Callable[[Any], bool]
     if datatype == "BYTES":
-        expected, valid = "a string", lambda v: type(v) is str
+        expected, valid = "a string", _is_string
     elif datatype == "BOOL":
-        expected, valid = "a boolean", lambda v: type(v) is bool
+        expected, valid = "a boolean", _is_boolean
     elif datatype in _FLOATS:
-        expected, valid = "a number", lambda v: type(v) is float or type(v) is int
+        expected, valid = "a number", _is_number
     else:
         low, high = _INT_RANGES[datatype]
         expected = f"an integer in {low}..{high}"
-        valid = lambda v: type(v) is int and low <= v <= high  # noqa: E731
+
+        def valid(value: Any) -> bool:
+            return type(value) is int and low <= value <= high
+
     if all(map(valid, data)):
         return
-    position = next(i for i, v in enumerate(data) if not valid(v))
+    position = next(i for i, value in enumerate(data) if not valid(value))
     value = data[position]
+    shown = f" {value!r}" if type(value) in (int, float) else ""
     fail(
-        f"element {position} (row-major) is {kind(value)}"
-        f"{f' {value!r}' if type(value) in (int, float) else ''}; {datatype} needs {expected}",
+        f"element {position} (row-major) is {kind(value)}{shown}; {datatype} needs {expected}",
         location,
     )
+
+
+def _is_string(value: Any) -> bool:
+    return type(value) is str
+
+
+def _is_boolean(value: Any) -> bool:
+    return type(value) is bool
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is float or type(value) is int
