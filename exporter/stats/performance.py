@@ -162,6 +162,99 @@ def _rank_auc(is_positive: NDArray[np.bool_], scores: NDArray[np.float64]) -> fl
     return (rank_sum - n_positive * (n_positive + 1) / 2.0) / (n_positive * n_negative)
 
 
+class _Classes(NamedTuple):
+    """How the labels of one call are read: class set, column order, positive class."""
+
+    universe: NDArray[np.generic]
+    """Every label observed or declared, sorted; label codes index it."""
+    column_codes: NDArray[np.intp]
+    """Code of the class of each column of 2-D scores / probabilities."""
+    binary: bool
+    positive_code: int
+    """Code of the positive class; -1 for multiclass."""
+
+
+def _resolve_classes(
+    true: NDArray[np.generic],
+    pred: NDArray[np.generic],
+    classes: ArrayLike | None,
+    positive: str | float | None,
+) -> _Classes:
+    observed = np.unique(np.concatenate((true, pred)))
+    column_order: NDArray[np.generic]
+    if classes is not None:
+        column_order = _as_labels(classes, "classes")
+        _same_kind(column_order, true, "classes")
+        if np.unique(column_order).shape[0] != column_order.shape[0]:
+            raise ValueError("classes must not repeat a label")
+        unknown = observed[~np.isin(observed, column_order)]
+        if unknown.shape[0] > 0:
+            raise ValueError(f"label {unknown.tolist()[0]!r} is not among classes")
+        label_set = np.unique(column_order)
+    else:
+        label_set = observed
+    if positive is not None:
+        given = _as_labels([positive], "positive")
+        _same_kind(given, true, "positive")
+        if classes is not None and not np.isin(given, label_set).all():
+            raise ValueError(f"positive {positive!r} is not among classes")
+        label_set = np.union1d(label_set, given)
+    binary = label_set.shape[0] <= 2
+    if positive is not None and not binary:
+        raise ValueError(
+            f"positive applies to two classes, but there are {label_set.shape[0]}: "
+            "multiclass metrics are macro averages"
+        )
+    if classes is None:
+        column_order = label_set if binary else observed
+    universe = np.union1d(observed, label_set)
+    # The positive class: the given one, else the larger label (label_set is sorted).
+    positive_label = label_set[-1] if positive is None else _as_labels([positive], "positive")[0]
+    positive_code = int(np.searchsorted(universe, positive_label)) if binary else -1
+    column_codes = np.searchsorted(universe, column_order)
+    return _Classes(universe, column_codes, binary, positive_code)
+
+
+def _roc_auc(scores: ArrayLike, true_codes: NDArray[np.intp], resolved: _Classes) -> float | None:
+    n, k = true_codes.shape[0], resolved.column_codes.shape[0]
+    score_array = _probability_array(scores, "scores", n)
+    if resolved.binary and score_array.ndim == 1:
+        return _rank_auc(true_codes == resolved.positive_code, score_array)
+    if score_array.ndim != 2 or score_array.shape[1] != k:
+        raise ValueError(
+            f"scores must have shape ({n}, {k}), one column per class in the order of "
+            f"classes, got {score_array.shape}"
+        )
+    if resolved.binary:
+        column = int(np.flatnonzero(resolved.column_codes == resolved.positive_code)[0])
+        return _rank_auc(true_codes == resolved.positive_code, score_array[:, column])
+    aucs = [
+        _rank_auc(true_codes == code, score_array[:, j])
+        for j, code in enumerate(resolved.column_codes)
+    ]
+    defined = [auc for auc in aucs if auc is not None]
+    return math.fsum(defined) / len(defined) if defined else None
+
+
+def _log_loss(probabilities: ArrayLike, true_codes: NDArray[np.intp], resolved: _Classes) -> float:
+    n, k = true_codes.shape[0], resolved.column_codes.shape[0]
+    proba = _probability_array(probabilities, "probabilities", n)
+    if ((proba < 0.0) | (proba > 1.0)).any():
+        raise ValueError("probabilities must be in [0, 1]")
+    if resolved.binary and proba.ndim == 1:
+        p_true = np.where(true_codes == resolved.positive_code, proba, 1.0 - proba)
+    else:
+        if proba.ndim != 2 or proba.shape[1] != k:
+            raise ValueError(
+                f"probabilities must have shape ({n}, {k}), one column per class in the "
+                f"order of classes, got {proba.shape}"
+            )
+        column_of_code = np.full(resolved.universe.shape[0], -1, dtype=np.intp)
+        column_of_code[resolved.column_codes] = np.arange(k)
+        p_true = proba[np.arange(n), column_of_code[true_codes]]
+    return float(-np.log(np.clip(p_true, _EPS, 1.0 - _EPS)).mean())
+
+
 def classification_metrics(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -259,54 +352,21 @@ def classification_metrics(
     """
     true, pred = _label_pairs(y_true, y_pred)
     n = true.shape[0]
-    observed = np.unique(np.concatenate((true, pred)))
-
-    column_order: NDArray[np.generic]
-    if classes is not None:
-        column_order = _as_labels(classes, "classes")
-        _same_kind(column_order, true, "classes")
-        if np.unique(column_order).shape[0] != column_order.shape[0]:
-            raise ValueError("classes must not repeat a label")
-        unknown = observed[~np.isin(observed, column_order)]
-        if unknown.shape[0] > 0:
-            raise ValueError(f"label {unknown.tolist()[0]!r} is not among classes")
-        label_set = np.unique(column_order)
-    else:
-        label_set = observed
-    if positive is not None:
-        given = _as_labels([positive], "positive")
-        _same_kind(given, true, "positive")
-        if classes is not None and not np.isin(given, label_set).all():
-            raise ValueError(f"positive {positive!r} is not among classes")
-        label_set = np.union1d(label_set, given)
-    binary = label_set.shape[0] <= 2
-    if classes is None:
-        column_order = label_set if binary else observed
-    if positive is not None and not binary:
-        raise ValueError(
-            f"positive applies to two classes, but there are {label_set.shape[0]}: "
-            "multiclass metrics are macro averages"
-        )
-
-    # Codes index the sorted union of everything seen; one bincount gives the confusion matrix.
-    universe = np.union1d(observed, label_set)
-    k = universe.shape[0]
-    true_codes = np.searchsorted(universe, true)
-    pred_codes = np.searchsorted(universe, pred)
+    resolved = _resolve_classes(true, pred, classes, positive)
+    # Codes index the sorted universe of labels; one bincount gives the confusion matrix.
+    k = resolved.universe.shape[0]
+    true_codes = np.searchsorted(resolved.universe, true)
+    pred_codes = np.searchsorted(resolved.universe, pred)
     confusion = np.bincount(true_codes * k + pred_codes, minlength=k * k).reshape(k, k)
     hits = np.diag(confusion).astype(np.float64)
     predicted = confusion.sum(axis=0).astype(np.float64)
     actual = confusion.sum(axis=1).astype(np.float64)
     accuracy = float(hits.sum()) / n
 
-    # The positive class: the given one, else the larger label (label_set is sorted).
-    positive_label = label_set[-1] if positive is None else _as_labels([positive], "positive")[0]
-    positive_code = int(np.searchsorted(universe, positive_label)) if binary else -1
-    if binary:
+    if resolved.binary:
+        code = resolved.positive_code
         precision, recall, f1 = _binary_rates(
-            float(hits[positive_code]),
-            float(predicted[positive_code]),
-            float(actual[positive_code]),
+            float(hits[code]), float(predicted[code]), float(actual[code])
         )
     else:
         present = (predicted + actual) > 0
@@ -315,48 +375,8 @@ def classification_metrics(
         recall = float(np.divide(tp, ap, out=np.zeros_like(tp), where=ap > 0).mean())
         f1 = float((2.0 * tp / (pp + ap)).mean())
 
-    # Column j of 2-D scores / probabilities belongs to column_order[j], code column_codes[j].
-    column_codes = np.searchsorted(universe, column_order)
-    roc_auc: float | None = None
-    if scores is not None:
-        score_array = _probability_array(scores, "scores", n)
-        if binary and score_array.ndim == 1:
-            roc_auc = _rank_auc(true_codes == positive_code, score_array)
-        else:
-            if score_array.ndim != 2 or score_array.shape[1] != column_order.shape[0]:
-                raise ValueError(
-                    f"scores must have shape ({n}, {column_order.shape[0]}), one column per "
-                    f"class in the order of classes, got {score_array.shape}"
-                )
-            if binary:
-                column = int(np.flatnonzero(column_codes == positive_code)[0])
-                roc_auc = _rank_auc(true_codes == positive_code, score_array[:, column])
-            else:
-                aucs = [
-                    _rank_auc(true_codes == code, score_array[:, j])
-                    for j, code in enumerate(column_codes)
-                ]
-                defined = [auc for auc in aucs if auc is not None]
-                roc_auc = math.fsum(defined) / len(defined) if defined else None
-
-    log_loss: float | None = None
-    if probabilities is not None:
-        proba = _probability_array(probabilities, "probabilities", n)
-        if ((proba < 0.0) | (proba > 1.0)).any():
-            raise ValueError("probabilities must be in [0, 1]")
-        if binary and proba.ndim == 1:
-            p_true = np.where(true_codes == positive_code, proba, 1.0 - proba)
-        else:
-            if proba.ndim != 2 or proba.shape[1] != column_order.shape[0]:
-                raise ValueError(
-                    f"probabilities must have shape ({n}, {column_order.shape[0]}), one column "
-                    f"per class in the order of classes, got {proba.shape}"
-                )
-            column_of_code = np.full(k, -1, dtype=np.intp)
-            column_of_code[column_codes] = np.arange(column_codes.shape[0])
-            p_true = proba[np.arange(n), column_of_code[true_codes]]
-        log_loss = float(-np.log(np.clip(p_true, _EPS, 1.0 - _EPS)).mean())
-
+    roc_auc = None if scores is None else _roc_auc(scores, true_codes, resolved)
+    log_loss = None if probabilities is None else _log_loss(probabilities, true_codes, resolved)
     return ClassificationMetrics(accuracy, precision, recall, f1, roc_auc, log_loss, n)
 
 
