@@ -135,7 +135,7 @@ async def post_oip(
 
 @router.post(
     "/v1/cloudevents",
-    status_code=202,
+    status_code=200,
     response_model=Accepted,
     responses=ERROR_RESPONSES,
 )
@@ -149,17 +149,19 @@ async def post_cloudevent(
     output_index: OutputIndexQuery = None,
 ) -> Response:
     """KServe inference-logger sink (binary or structured CloudEvents 1.0). The model is the
-    event's `ce-inferenceservicename`; 202 `{"accepted": 0}` while an event waits for its
-    other half, `{"accepted": n}` once request and response are paired."""
+    event's `ce-inferenceservicename`; `{"accepted": 0}` while an event waits for its other
+    half, `{"accepted": n}` once request and response are paired. Answers 200, not 202:
+    KServe's logger treats any other status as a failed delivery and logs it as an error."""
     names, index = _feature_names(feature_names), _output_index(output_index)
     body = await read_body(request, settings.limits.max_body_bytes)
     event = parse_event(request.headers, body)
     window = store.get(event.service)
     paired = joiner.add(event, feature_names=names, output_name=output, output_index=index)
     if paired is None:
-        return _accepted(0)
+        return _accepted(0, status=200)
     _, records = paired
-    return _accepted(window.append(_batch(records, settings.limits.max_records_per_request)))
+    batch = _batch(records, settings.limits.max_records_per_request)
+    return _accepted(window.append(batch), status=200)
 
 
 def _envelope(body: bytes) -> tuple[Any, Any]:
@@ -219,5 +221,5 @@ def _output_index(raw: str | None) -> int | None:
         ) from None
 
 
-def _accepted(count: int) -> Response:
-    return Response(b'{"accepted":%d}' % count, status_code=202, media_type="application/json")
+def _accepted(count: int, status: int = 202) -> Response:
+    return Response(b'{"accepted":%d}' % count, status_code=status, media_type="application/json")

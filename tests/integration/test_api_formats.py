@@ -272,7 +272,7 @@ def test_kserve_logger_events_are_paired_then_counted(client: TestClient) -> Non
     first = post_event(
         client, logger_event("request", {"instances": data}), "?feature_names=x,y,colour,flag"
     )
-    assert first.status_code == 202, first.text
+    assert first.status_code == 200, first.text  # KServe's logger counts non-200 as failures
     assert first.json() == {"accepted": 0}
     assert window_records(client) == 0
     second = post_event(client, logger_event("response", {"predictions": scores}))
