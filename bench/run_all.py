@@ -32,6 +32,7 @@ BENCHES = {
     "evaluation": "bench_evaluation.py",
     "scrape": "bench_scrape.py",
     "memory": "bench_memory.py",
+    "load": "bench_load.py",
     # Per-kernel timings against scipy; its output only (no summary rows), when present.
     "kernels": "bench_stats_kernels.py",
 }

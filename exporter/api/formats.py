@@ -156,7 +156,13 @@ async def post_cloudevent(
     body = await read_body(request, settings.limits.max_body_bytes)
     event = parse_event(request.headers, body)
     window = store.get(event.service)
-    paired = joiner.add(event, feature_names=names, output_name=output, output_index=index)
+    paired = joiner.add(
+        event,
+        feature_names=names,
+        output_name=output,
+        output_index=index,
+        max_records=settings.limits.max_records_per_request,
+    )
     if paired is None:
         return _accepted(0, status=200)
     _, records = paired

@@ -237,18 +237,30 @@ class CloudEventJoiner:
         feature_names: Sequence[str] | None = None,
         output_name: str | None = None,
         output_index: int | None = None,
+        max_records: int | None = None,
     ) -> tuple[str, list[Record]] | None:
         """Hold one half; when it completes a pair, `(model, records)` for that inference.
 
         Raises RequestError (422) for a payload that cannot be converted or a pair whose
-        halves disagree on the number of rows; the buffer is then left as it was.
+        halves disagree on the number of rows, and (413) for a half with more than
+        `max_records` rows; the buffer is then left as it was.
         """
         if event.kind == "request":
-            features: list[dict[str, Any]] | None = request_features(event.data, feature_names)
+            converted = request_features(event.data, feature_names)
+            features: list[dict[str, Any]] | None = converted
             predictions: list[Any] | None = None
+            rows = len(converted)
         else:
             features = None
             predictions = response_predictions(event.data, output_name, output_index)
+            rows = len(predictions)
+        if max_records is not None and rows > max_records:
+            raise RequestError(
+                413,
+                f"{rows} records exceed limits.max_records_per_request ({max_records})",
+                "body",
+                reason="too_large",
+            )
         key = (event.service, event.component, event.id)
         with self._lock:
             now = self._clock()

@@ -61,7 +61,11 @@ def quantile_edges(values: ArrayLike, bins: int) -> NDArray[np.float64]:
     if sample.size == 0:
         return np.empty(0, dtype=np.float64)
     probabilities = np.linspace(0.0, 1.0, int(bins) + 1)[1:-1]
-    edges: NDArray[np.float64] = np.unique(np.quantile(sample, probabilities))
+    quantiles = np.quantile(sample, probabilities)
+    if not np.isfinite(quantiles).all():
+        # max - min overflowed (values near +-1.8e308): interpolate at half scale.
+        quantiles = np.quantile(sample * 0.5, probabilities) * 2.0
+    edges: NDArray[np.float64] = np.unique(quantiles)
     return edges
 
 
