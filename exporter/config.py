@@ -18,7 +18,10 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from exporter.concept import DetectorSettings
+
 FeatureKind = Literal["numeric", "categorical", "boolean"]
+Task = Literal["classification", "regression"]
 DriftMethod = Literal["pvalue", "psi", "jensen_shannon", "wasserstein_normalized"]
 Correction = Literal["none", "bonferroni", "benjamini_hochberg"]
 
@@ -74,6 +77,42 @@ class LimitSettings(_Section):
     max_features_per_model: int = Field(200, ge=1)
 
 
+class LabelSettings(_Section):
+    """Ground truth: the join buffer that waits for late labels, and the labelled window.
+
+    Bounds, per model: at most `max_pending` predictions wait for their label (the oldest is
+    evicted when full), each at most `max_age_seconds`; at most `window_max_labels`
+    (prediction, label) pairs feed the performance gauges, the oldest dropped first.
+    """
+
+    max_pending: int = Field(100_000, ge=1)
+    max_age_seconds: float = Field(86_400.0, gt=0, allow_inf_nan=False)
+    window_max_labels: int = Field(10_000, ge=1)
+    min_labels: int = Field(100, ge=1)
+
+
+class ConceptDriftSettings(_Section):
+    """Parameters of the error-stream change detectors (exporter.concept.DetectorSettings).
+
+    River 0.26's defaults, except `ddm_warm_start`: with river's 30, DDM alarmed on 52 % of
+    stationary 0/1 error streams of 20,000 records (its best error rate comes from a lucky
+    first stretch), with 1,000 on 16 %. Page-Hinkley's `delta` and `threshold` are in the
+    error's units: river's values suit errors with a standard deviation near 0.3 (0/1 errors
+    at a 10 % error rate); for regression errors of standard deviation s, scale both by s / 0.3.
+    """
+
+    adwin_delta: float = Field(0.002, gt=0, lt=1)
+    page_hinkley_min_instances: int = Field(30, ge=0)
+    page_hinkley_delta: float = Field(0.005, ge=0, allow_inf_nan=False)
+    page_hinkley_threshold: float = Field(50.0, ge=0, allow_inf_nan=False)
+    page_hinkley_alpha: float = Field(0.9999, gt=0, le=1)
+    ddm_warm_start: int = Field(1_000, ge=0)
+    ddm_drift_threshold: float = Field(3.0, ge=0, allow_inf_nan=False)
+
+    def detector_settings(self) -> DetectorSettings:
+        return DetectorSettings(**self.model_dump())
+
+
 class AuthSettings(_Section):
     """Bearer-token auth; with no token configured every route is open (the default)."""
 
@@ -104,6 +143,10 @@ class ModelSettings(_Section):
     prediction_column: str | None = None
     label_column: str | None = None
     min_records: int | None = Field(None, ge=1)
+    task: Task | None = None
+    positive_class: str | int | float | bool | None = None
+    decision_threshold: float = Field(0.5, allow_inf_nan=False)
+    min_labels: int | None = Field(None, ge=1)
 
 
 class Settings(BaseSettings):
@@ -127,6 +170,8 @@ class Settings(BaseSettings):
     reference: ReferenceSettings = ReferenceSettings()
     drift: DriftSettings = DriftSettings()
     limits: LimitSettings = LimitSettings()
+    labels: LabelSettings = LabelSettings()
+    concept_drift: ConceptDriftSettings = ConceptDriftSettings()
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     auth: AuthSettings = AuthSettings()
     tls: TlsSettings = TlsSettings()
@@ -156,6 +201,10 @@ class Settings(BaseSettings):
     def min_records_for(self, model: str) -> int:
         declared = self.model_for(model).min_records
         return self.min_records if declared is None else declared
+
+    def min_labels_for(self, model: str) -> int:
+        declared = self.model_for(model).min_labels
+        return self.labels.min_labels if declared is None else declared
 
 
 _NO_MODEL_SETTINGS = ModelSettings()

@@ -12,6 +12,7 @@ import csv
 import io
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,21 +41,44 @@ _MEDIA_ALIASES = {
 #: A leading zero before another digit: how codes (zip, account), not numbers, are spelled.
 _CODE_LIKE = re.compile(r"\s*[+-]?0\d")
 
-PREDICTION_KEYS = frozenset({"id", "timestamp", "features", "prediction"})
+PREDICTION_KEYS = frozenset(
+    {"id", "timestamp", "features", "prediction", "label", "latency_seconds"}
+)
 REFERENCE_KEYS = frozenset({"features", "prediction", "label"})
+LABEL_KEYS = frozenset({"id", "label"})
+_SCALARS = frozenset({str, int, float, bool})
+_NUMBERS_OR_NULL = frozenset({int, float, type(None)})
 
 
 @dataclass(frozen=True)
 class PredictionBatch:
-    """Served traffic, one entry per record in every list."""
+    """Served traffic, one entry per record in every list.
+
+    `labels` (inline ground truth, None where a record has none) and `latencies` (the model
+    server's seconds, None where absent) are None when no record of the batch carries them,
+    so traffic without them pays nothing for them.
+    """
 
     features: list[dict[str, Any]]
     predictions: list[Any]
     ids: list[str | None]
     timestamps: list[float | None]
+    labels: list[Any] | None = None
+    latencies: list[float | None] | None = None
 
     def __len__(self) -> int:
         return len(self.features)
+
+
+@dataclass(frozen=True)
+class LabelBatch:
+    """Ground truth for earlier predictions, joined by id: one entry per label in each list."""
+
+    ids: list[str]
+    labels: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass(frozen=True)
@@ -84,11 +108,41 @@ def media_type(content_type: str | None, accepted: Sequence[str]) -> str:
 def decode_predictions(body: bytes, media: str, max_records: int) -> PredictionBatch:
     """A JSON `{"records": [...]}` or NDJSON body as a PredictionBatch."""
     records, locate = _records(body, media, max_records)
-    features = _check_records(records, PREDICTION_KEYS, locate)
+    features, keys = _check_records(records, PREDICTION_KEYS, locate)
     ids = _ids(records, locate)
     timestamps = _timestamps(records, locate)
     predictions = [record.get("prediction") for record in records]
-    return PredictionBatch(features, predictions, ids, timestamps)
+    labels = _inline_labels(records, locate) if "label" in keys else None
+    latencies = _latencies(records, locate) if "latency_seconds" in keys else None
+    return PredictionBatch(features, predictions, ids, timestamps, labels, latencies)
+
+
+def decode_labels(body: bytes, media: str, max_labels: int) -> LabelBatch:
+    """A JSON `{"labels": [{"id": ..., "label": ...}]}` or NDJSON body as a LabelBatch.
+
+    Every label needs an `id` (a string or an integer, read as its digits) and a `label` (a
+    string, number or boolean); anything else is a 422 naming the label.
+    """
+    labels, locate = _records(body, media, max_labels, key="labels")
+    for i, entry in enumerate(labels):
+        if type(entry) is not dict:
+            raise RequestError(422, f"expected an object, got {_kind(entry)}", locate(i))
+        if not entry.keys() <= LABEL_KEYS:
+            unknown = sorted(entry.keys() - LABEL_KEYS)[0]
+            raise RequestError(
+                422, f"unknown field {unknown!r}; a label may have: id, label", locate(i)
+            )
+        for field in ("id", "label"):
+            if entry.get(field) is None:
+                raise RequestError(422, f"missing required field {field!r}", f"{locate(i)}.{field}")
+        if type(entry["label"]) not in _SCALARS:
+            raise RequestError(
+                422,
+                f"expected a string, number or boolean, got {_kind(entry['label'])}",
+                f"{locate(i)}.label",
+            )
+    ids = _ids(labels, locate)
+    return LabelBatch([str(record_id) for record_id in ids], [entry["label"] for entry in labels])
 
 
 def decode_reference(
@@ -99,15 +153,23 @@ def decode_reference(
     prediction_column: str,
     label_column: str,
     declared: Mapping[str, FeatureKind],
+    max_features: int | None = None,
 ) -> ReferenceTable:
-    """A JSON records body or a CSV table with a header row as a ReferenceTable."""
+    """A JSON records body or a CSV table with a header row as a ReferenceTable.
+
+    More than `max_features` feature names is refused before any column is built: building
+    them costs names x rows, which a wide hostile body would otherwise make huge.
+    """
     if media == CSV:
-        return _csv_table(body, max_records, prediction_column, label_column, declared)
+        return _csv_table(
+            body, max_records, prediction_column, label_column, declared, max_features
+        )
     records, locate = _records(body, media, max_records)
-    features = _check_records(records, REFERENCE_KEYS, locate)
+    features, _ = _check_records(records, REFERENCE_KEYS, locate)
     names: dict[str, None] = {}
     for row in features:
         names.update(dict.fromkeys(row))
+    _check_feature_count(len(names), max_features, "records")
     columns = {name: [row.get(name, ABSENT) for row in features] for name in names}
     has_prediction = any("prediction" in record for record in records)
     has_label = any("label" in record for record in records)
@@ -119,10 +181,12 @@ def decode_reference(
     )
 
 
-def _records(body: bytes, media: str, max_records: int) -> tuple[list[Any], Any]:
-    """The list of record objects and a function that names record i for error messages."""
+def _records(
+    body: bytes, media: str, max_records: int, key: str = "records"
+) -> tuple[list[Any], Any]:
+    """The list of objects under `key` (or NDJSON lines) and a function naming item i."""
     if media == NDJSON:
-        records, lines = _ndjson(body, max_records)
+        records, lines = _ndjson(body, max_records, key)
         return records, lambda i: f"line {lines[i]}"
     try:
         document = orjson.loads(body)
@@ -130,19 +194,19 @@ def _records(body: bytes, media: str, max_records: int) -> tuple[list[Any], Any]
         raise RequestError(400, f"invalid JSON: {error}", "body") from None
     if type(document) is not dict:
         raise RequestError(
-            422, f"expected an object with a 'records' array, got {_kind(document)}", "body"
+            422, f"expected an object with a {key!r} array, got {_kind(document)}", "body"
         )
-    unknown = document.keys() - {"records"}
+    unknown = document.keys() - {key}
     if unknown:
         raise RequestError(422, f"unknown field {sorted(unknown)[0]!r}", "body")
-    listed = document.get("records")
+    listed = document.get(key)
     if type(listed) is not list:
-        raise RequestError(422, f"expected an array, got {_kind(listed)}", "records")
-    _check_count(len(listed), max_records)
-    return listed, lambda i: f"records[{i}]"
+        raise RequestError(422, f"expected an array, got {_kind(listed)}", key)
+    _check_count(len(listed), max_records, key)
+    return listed, lambda i: f"{key}[{i}]"
 
 
-def _ndjson(body: bytes, max_records: int) -> tuple[list[Any], list[int]]:
+def _ndjson(body: bytes, max_records: int, key: str) -> tuple[list[Any], list[int]]:
     records: list[Any] = []
     lines: list[int] = []
     for number, line in enumerate(body.split(b"\n"), start=1):
@@ -154,33 +218,37 @@ def _ndjson(body: bytes, max_records: int) -> tuple[list[Any], list[int]]:
             raise RequestError(400, f"invalid JSON: {error}", f"line {number}") from None
         lines.append(number)
         if len(records) > max_records:
-            _check_count(len(records), max_records)
+            _check_count(len(records), max_records, key)
     return records, lines
 
 
-def _check_count(count: int, max_records: int) -> None:
+def _check_count(count: int, max_records: int, key: str = "records") -> None:
     if count > max_records:
         raise RequestError(
             413,
-            f"{count if count <= max_records + 1 else 'more'} records exceed "
+            f"{count if count <= max_records + 1 else 'more'} {key} exceed "
             f"limits.max_records_per_request ({max_records}); split the batch",
-            "records",
+            key,
             reason="too_large",
         )
 
 
 def _check_records(
     records: list[Any], allowed: frozenset[str], locate: Any
-) -> list[dict[str, Any]]:
-    """Each record's `features` object, after checking every record's shape.
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """Each record's `features` object and the keys any record has, after checking every
+    record's shape.
 
-    The common all-well-formed batch is checked with C-level passes (`map`, `set`, `all`);
-    only a batch that fails one of them is walked record by record to name the first culprit.
+    The common all-well-formed batch is checked with C-level passes (`map`, `set`); only a
+    batch that fails one of them is walked record by record to name the first culprit. The
+    union of the keys says which optional fields (label, latency) the batch carries at all.
     """
-    if set(map(type, records)) <= {dict} and all(map(allowed.issuperset, records)):
-        features = [record.get("features") for record in records]
-        if set(map(type, features)) <= {dict}:
-            return features
+    if set(map(type, records)) <= {dict}:
+        keys: set[str] = set().union(*records)
+        if keys <= allowed:
+            features = [record.get("features") for record in records]
+            if set(map(type, features)) <= {dict}:
+                return features, keys
     features = []
     append = features.append
     for i, record in enumerate(records):
@@ -201,7 +269,7 @@ def _check_records(
                 422, f"expected an object, got {_kind(values)}", f"{locate(i)}.features"
             )
         append(values)
-    return features
+    return features, set().union(*records)
 
 
 def _ids(records: list[Any], locate: Any) -> list[str | None]:
@@ -219,6 +287,45 @@ def _ids(records: list[Any], locate: Any) -> list[str | None]:
                 422, f"expected a string or integer, got {_kind(value)}", f"{locate(i)}.id"
             )
     return checked
+
+
+def _inline_labels(records: list[Any], locate: Any) -> list[Any]:
+    """Each record's `label` (None when absent or null): a string, number or boolean."""
+    labels = [record.get("label") for record in records]
+    if set(map(type, labels)) <= _SCALARS | {type(None)}:
+        return labels
+    for i, value in enumerate(labels):
+        if value is not None and type(value) not in _SCALARS:
+            raise RequestError(
+                422,
+                f"expected a string, number or boolean, got {_kind(value)}",
+                f"{locate(i)}.label",
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _latencies(records: list[Any], locate: Any) -> list[float | None]:
+    """Each record's `latency_seconds` (None when absent or null): a number >= 0."""
+    raw = [record.get("latency_seconds") for record in records]
+    if set(map(type, raw)) <= _NUMBERS_OR_NULL:
+        present = [value for value in raw if value is not None]
+        if not present or (min(present) >= 0 and all(map(math.isfinite, present))):
+            return raw
+    latencies: list[float | None] = []
+    for i, value in enumerate(raw):
+        kind = type(value)
+        if value is None:
+            latencies.append(None)
+        elif (kind is int or kind is float) and value >= 0 and math.isfinite(value):
+            latencies.append(float(value))
+        else:
+            shown = _kind(value) if kind is not int and kind is not float else repr(value)
+            raise RequestError(
+                422,
+                f"expected a number of seconds >= 0, got {shown}",
+                f"{locate(i)}.latency_seconds",
+            )
+    return latencies
 
 
 def _timestamps(records: list[Any], locate: Any) -> list[float | None]:
@@ -256,12 +363,23 @@ def _timestamp(value: Any, where: Any) -> float | None:
     raise RequestError(422, f"expected a number or a string, got {_kind(value)}", where())
 
 
+def _check_feature_count(count: int, max_features: int | None, location: str) -> None:
+    if max_features is not None and count > max_features:
+        raise RequestError(
+            422,
+            f"{count} features exceed limits.max_features_per_model ({max_features})",
+            location,
+            reason="limit",
+        )
+
+
 def _csv_table(
     body: bytes,
     max_records: int,
     prediction_column: str,
     label_column: str,
     declared: Mapping[str, FeatureKind],
+    max_features: int | None = None,
 ) -> ReferenceTable:
     try:
         text = body.decode("utf-8-sig")
@@ -280,7 +398,9 @@ def _csv_table(
     for position, name in enumerate(header, start=1):
         if not name:
             raise RequestError(422, f"column {position} has an empty name", "line 1")
-    duplicated = sorted({name for name in header if header.count(name) > 1})
+    duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
+    features = len(header) - (prediction_column in header) - (label_column in header)
+    _check_feature_count(features, max_features, "line 1")
     if duplicated:
         raise RequestError(422, f"duplicate column name {duplicated[0]!r}", "line 1")
     cells: list[list[str]] = [[] for _ in header]

@@ -2,7 +2,10 @@
 
 Nothing is downloaded: the reference and the traffic are generated from
 `np.random.default_rng(seed)`. The traffic goes through the sidecar's real HTTP API, exactly as
-a model server's would, so the demo exercises the whole path.
+a model server's would, so the demo exercises the whole path. The model is calibrated by
+construction (each label is drawn with P(default) = the score), the reference carries labels,
+and live records carry an id and the server's latency; their labels arrive
+`LABEL_DELAY_SECONDS` later through `POST /v1/models/{model}/labels`, as ground truth does.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -22,13 +26,16 @@ DEMO_MODEL = "demo-credit"
 COUNTRIES = ("DE", "FR", "ES", "IT", "NL", "PL")
 COUNTRY_SHARES = (0.3, 0.25, 0.15, 0.15, 0.1, 0.05)
 DEVICES = ("web", "ios", "android")
+#: How long the demo's ground truth takes to arrive after the prediction.
+LABEL_DELAY_SECONDS = 10.0
 
 
 def generate_records(
     rng: np.random.Generator, count: int, *, drifted: bool = False
 ) -> list[dict[str, Any]]:
-    """`count` records with features and the model's score; `drifted` shifts income, age,
-    country (a market the model never saw) and device mix, as a new marketing campaign might."""
+    """`count` records with features, the model's score and the true label (drawn with
+    P(1) = the score); `drifted` shifts income, age, country (a market the model never saw)
+    and device mix, as a new marketing campaign might."""
     age = rng.normal(41 if not drifted else 33, 11, count).clip(18, 90).round()
     income = rng.lognormal(10.6 if not drifted else 10.25, 0.45, count).round(2)
     tenure = rng.exponential(4.0, count).round(2)
@@ -50,6 +57,7 @@ def generate_records(
     )
     score = 1 / (1 + np.exp(-logit))
     missing = rng.random(count) < 0.01
+    labels = rng.random(count) < score
     records = []
     for i in range(count):
         records.append(
@@ -65,6 +73,7 @@ def generate_records(
                     "is_member": bool(member[i]),
                 },
                 "prediction": round(float(score[i]), 5),
+                "label": int(labels[i]),
             }
         )
     return records
@@ -100,11 +109,18 @@ class DemoTraffic:
             client.put(
                 f"/v1/models/{DEMO_MODEL}/reference", json={"records": reference}
             ).raise_for_status()
-            self.say(f"demo: reference for {DEMO_MODEL!r} uploaded ({self.reference_rows} rows)")
+            self.say(
+                f"demo: reference for {DEMO_MODEL!r} uploaded ({self.reference_rows} rows, "
+                f"labelled); live labels arrive {LABEL_DELAY_SECONDS:g} s after their predictions"
+            )
             started = time.monotonic()
             announced = False
             tick = 0.5
             batch = max(1, int(self.records_per_second * tick))
+            # Labels waiting to be "known": LABEL_DELAY_SECONDS / tick batches, or at most 200
+            # (the oldest dropped) while the sidecar refuses them.
+            waiting: deque[tuple[float, list[dict[str, Any]]]] = deque(maxlen=200)
+            number = 0
             while not self.stop.is_set():
                 drifted = time.monotonic() - started >= self.drift_after_seconds
                 if drifted and not announced:
@@ -114,11 +130,25 @@ class DemoTraffic:
                     )
                     announced = True
                 records = generate_records(self.rng, batch, drifted=drifted)
+                labels = []
+                latencies = self.rng.gamma(2.0, 0.015, batch)
+                for i, record in enumerate(records):
+                    record["id"] = f"{number}-{i}"
+                    record["latency_seconds"] = round(float(latencies[i]), 4)
+                    labels.append({"id": record["id"], "label": record.pop("label")})
+                number += 1
+                now = time.monotonic()
+                waiting.append((now, labels))
                 try:
                     client.post(
                         f"/v1/models/{DEMO_MODEL}/predictions", json={"records": records}
                     ).raise_for_status()
                     self.sent += batch
+                    while waiting and now - waiting[0][0] >= LABEL_DELAY_SECONDS:
+                        client.post(
+                            f"/v1/models/{DEMO_MODEL}/labels", json={"labels": waiting[0][1]}
+                        ).raise_for_status()
+                        waiting.popleft()
                 except httpx.HTTPError as error:
                     log.warning("demo traffic: %s", error)
                 self.stop.wait(tick)

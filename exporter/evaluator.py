@@ -5,6 +5,11 @@ the normalized Wasserstein distance on the raw-value samples. Categorical and bo
 get PSI, Jensen-Shannon and the chi-squared test of homogeneity on the category bins. Which of
 these decides "drifted" is `drift.method`; p-value decisions are corrected for testing every
 feature at once (`drift.correction`), the prediction being a family of its own.
+
+With ground truth, the report also carries the model's performance: realised metrics over the
+labelled window (from `labels.min_labels` pairs on), the reference's as the baseline, the
+label-free estimates of a scored classifier (its reference calibration applied to the window's
+scores), and the concept-drift detector counts.
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from exporter.config import DriftSettings
-from exporter.profile import CategoricalProfile, ColumnProfile, NumericProfile
+from exporter.config import DriftSettings, LabelSettings
+from exporter.groundtruth import performance_metrics
+from exporter.profile import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
 from exporter.stats import adjust_pvalues, chi2, compare_ecdfs, jensen_shannon, psi
-from exporter.store import ColumnWindow, WindowSnapshot
+from exporter.stats.estimation import estimated_accuracy, estimated_roc_auc
+from exporter.store import ColumnWindow, TruthSnapshot, WindowSnapshot
+
+DEFAULT_MIN_LABELS = LabelSettings().min_labels
 
 Status = Literal["ok", "insufficient_data", "error"]
 
@@ -91,6 +100,47 @@ class ColumnReport:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class PerformanceReport:
+    """The model's performance: realised on labelled pairs, the reference's, and estimated.
+
+    `metrics` is empty below `min_labels` labelled pairs and `reference` below `min_labels`
+    labelled reference rows; the estimates need a scored classifier whose reference has both
+    classes labelled, and a window of at least `min_records`.
+    """
+
+    task: str | None
+    scored: bool
+    labels: int
+    min_labels: int
+    metrics: dict[str, float]
+    reference: dict[str, float]
+    reference_labels: int
+    estimated_accuracy: float | None
+    estimated_roc_auc: float | None
+    detections: dict[str, int]
+    last_detection: dict[str, float | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "scored": self.scored,
+            "labels": self.labels,
+            "min_labels": self.min_labels,
+            "metrics": self.metrics,
+            "reference": self.reference,
+            "reference_labels": self.reference_labels,
+            "estimated": {
+                "accuracy": self.estimated_accuracy,
+                "roc_auc": self.estimated_roc_auc,
+            },
+            "concept_drift": {
+                name: {"detections": count, "last_detection_at": self.last_detection.get(name)}
+                for name, count in self.detections.items()
+            },
+        }
+
+
 @dataclass(frozen=True)
 class EvaluationReport:
     """What one evaluation of one model found; the metrics and the JSON API both read this."""
@@ -111,6 +161,7 @@ class EvaluationReport:
     duration_seconds: float = 0.0
     last_success_at: float | None = None
     error: str | None = None
+    performance: PerformanceReport | None = None
 
     @property
     def drifted_ratio(self) -> float | None:
@@ -139,13 +190,22 @@ class EvaluationReport:
             },
             "features": [column.to_dict() for column in self.features],
             "prediction": None if self.prediction is None else self.prediction.to_dict(),
+            "performance": None if self.performance is None else self.performance.to_dict(),
         }
 
 
 def evaluate(
-    snapshot: WindowSnapshot, drift: DriftSettings, min_records: int, now: float
+    snapshot: WindowSnapshot,
+    drift: DriftSettings,
+    min_records: int,
+    now: float,
+    *,
+    min_labels: int = DEFAULT_MIN_LABELS,
 ) -> EvaluationReport:
-    """Compare the window with the reference; below `min_records` only data quality is reported."""
+    """Compare the window with the reference; below `min_records` only data quality is reported.
+
+    Below `min_labels` labelled pairs the realised performance is left out.
+    """
     profile = snapshot.profile
     judged = snapshot.records >= min_records
     reports = [
@@ -173,7 +233,58 @@ def evaluate(
         method=drift.method,
         correction=drift.correction,
         alpha=drift.alpha,
+        performance=_performance(snapshot, min_labels, judged),
     )
+
+
+def _performance(
+    snapshot: WindowSnapshot, min_labels: int, judged: bool
+) -> PerformanceReport | None:
+    profile = snapshot.profile
+    truth = snapshot.truth
+    reference = profile.performance
+    if truth is None:
+        truth = TruthSnapshot(None, [], [], {}, {})
+    spec = truth.spec if truth.spec is not None else None if reference is None else reference.spec
+    metrics: dict[str, float] = {}
+    if truth.spec is not None and len(truth.truth) >= min_labels:
+        metrics = performance_metrics(truth.spec, truth.truth, truth.predicted)
+    estimated: tuple[float | None, float | None] = (None, None)
+    if judged and reference is not None and reference.calibration is not None:
+        estimated = _estimates(profile, snapshot)
+    return PerformanceReport(
+        task=None if spec is None else spec.task,
+        scored=spec is not None and spec.scored,
+        labels=len(truth.truth),
+        min_labels=min_labels,
+        metrics=metrics,
+        reference=(
+            dict(reference.metrics)
+            if reference is not None and reference.labels >= min_labels
+            else {}
+        ),
+        reference_labels=0 if reference is None else reference.labels,
+        estimated_accuracy=estimated[0],
+        estimated_roc_auc=estimated[1],
+        detections=truth.detections,
+        last_detection=truth.last_detection,
+    )
+
+
+def _estimates(
+    profile: ReferenceProfile, snapshot: WindowSnapshot
+) -> tuple[float | None, float | None]:
+    """CBPE accuracy and ROC AUC of the window's scores (the prediction column's sample)."""
+    reference = profile.performance
+    if reference is None or reference.calibration is None or profile.prediction is None:
+        return None, None
+    scores = snapshot.columns[-1].sample
+    if scores is None or not len(scores):
+        return None, None
+    calibration = reference.calibration
+    accuracy = estimated_accuracy(calibration, scores, threshold=reference.spec.threshold)
+    auc = estimated_roc_auc(calibration, scores)
+    return accuracy, None if math.isnan(auc) else auc
 
 
 def failed_report(

@@ -96,6 +96,14 @@ class LabelJoinBuffer:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def entries(self) -> list[tuple[str, Any, float | None, float]]:
+        """Every waiting entry as (id, prediction, score, remembered at), oldest first.
+
+        For snapshots: :meth:`remember` of these, in order and each at its own time, rebuilds
+        an equal buffer.
+        """
+        return [(key, *entry) for key, entry in self._entries.items()]
+
     def _stamp(self, now: float) -> float:
         self._latest = max(self._latest, now)
         return self._latest

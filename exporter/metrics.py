@@ -15,18 +15,26 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
+from exporter.concept import DETECTORS
 from exporter.errors import RejectReason
 from exporter.evaluator import ColumnReport, EvaluationReport
+from exporter.groundtruth import LATENCY_BUCKETS_SECONDS, PERFORMANCE_METRICS
 from exporter.store import INVALID_REASONS
 
 if TYPE_CHECKING:
     from exporter.persistence import StateDirectory
-    from exporter.store import WindowStore
+    from exporter.store import ModelWindow, WindowStore
 
 #: Text format 0.0.4: what every Prometheus since 2.0 parses.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -52,6 +60,26 @@ QUALITY_GAUGES = (
     ("unseen_category_ratio", "Share of window records with a category the reference lacks."),
     ("out_of_range_ratio", "Share of window records outside the reference min..max."),
 )
+#: HELP of each realised-performance metric, live and reference alike.
+PERFORMANCE_HELP = {
+    "accuracy": "share of labelled predictions that were right (classification).",
+    "precision": "precision of the positive class, or the macro average over classes "
+    "(classification).",
+    "recall": "recall of the positive class, or the macro average over classes (classification).",
+    "f1": "F1 of the positive class, or the macro average over classes (classification).",
+    "roc_auc": "area under the ROC curve of the scores (binary classifiers scored by their "
+    "prediction).",
+    "log_loss": "mean negative log-likelihood of the labels under the scores, in nats (scores "
+    "in 0..1).",
+    "mae": "mean absolute error, in the target's units (regression).",
+    "mse": "mean squared error, in the target's units squared (regression).",
+    "rmse": "root mean squared error, in the target's units (regression).",
+    "mape": "mean absolute percentage error as a fraction, over the nonzero targets (regression).",
+}
+_LATENCY_BOUNDS = [
+    floatToGoString(bound)  # type: ignore[no-untyped-call]
+    for bound in LATENCY_BUCKETS_SECONDS
+] + ["+Inf"]
 REJECT_REASONS: tuple[RejectReason, ...] = (
     "malformed",
     "too_large",
@@ -74,10 +102,13 @@ class DriftCollector(Collector):
         yield from _model_gauges(reports)
         yield from _statistic_gauges(reports)
         yield from _quality_gauges(reports)
+        yield from _performance_gauges(reports)
 
 
-def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, f"{documentation} {_COMPUTED}", labels=labels)
+def _gauge(
+    name: str, documentation: str, labels: list[str], computed: str = _COMPUTED
+) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, f"{documentation} {computed}", labels=labels)
 
 
 def _model_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
@@ -167,6 +198,69 @@ def _quality_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
         yield from (family for _, family in families)
 
 
+def _performance_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
+    labelled = _gauge(
+        "drift_labelled_window_records",
+        "Labelled (prediction, label) pairs in the model's performance window.",
+        ["model"],
+    )
+    minimum = _gauge(
+        "drift_performance_min_labels",
+        "Labelled pairs the window needs before performance gauges are published.",
+        ["model"],
+    )
+    live = {
+        name: _gauge(
+            f"drift_performance_{name}",
+            f"Over the labelled window: {text}",
+            ["model"],
+            "Computed each evaluation interval from the labelled pairs.",
+        )
+        for name, text in PERFORMANCE_HELP.items()
+    }
+    reference = {
+        name: _gauge(
+            f"drift_reference_performance_{name}",
+            f"On the reference: {text}",
+            ["model"],
+            "Computed once per reference upload from its predictions and labels, published "
+            "each evaluation interval.",
+        )
+        for name, text in PERFORMANCE_HELP.items()
+    }
+    accuracy = _gauge(
+        "drift_estimated_accuracy",
+        "Accuracy estimated without labels from the window's scores (CBPE: the reference's "
+        "calibration, averaged over the window).",
+        ["model"],
+    )
+    auc = _gauge(
+        "drift_estimated_roc_auc",
+        "ROC AUC estimated without labels from the window's scores (CBPE).",
+        ["model"],
+    )
+    for report in reports:
+        performance = report.performance
+        if report.status == "error" or performance is None:
+            continue
+        labels = [report.model]
+        labelled.add_metric(labels, performance.labels)
+        minimum.add_metric(labels, performance.min_labels)
+        for name in PERFORMANCE_METRICS:
+            if name in performance.metrics:
+                live[name].add_metric(labels, performance.metrics[name])
+            if name in performance.reference:
+                reference[name].add_metric(labels, performance.reference[name])
+        if performance.estimated_accuracy is not None:
+            accuracy.add_metric(labels, performance.estimated_accuracy)
+        if performance.estimated_roc_auc is not None:
+            auc.add_metric(labels, performance.estimated_roc_auc)
+    yield from (labelled, minimum)
+    yield from live.values()
+    yield from reference.values()
+    yield from (accuracy, auc)
+
+
 def _columns(
     reports: list[EvaluationReport], scope: str
 ) -> Iterator[tuple[EvaluationReport, ColumnReport, list[str]]]:
@@ -205,7 +299,8 @@ class LiveCollector(Collector):
             "Newest record timestamp the model server sent (event time), as unix time.",
             labels=["model"],
         )
-        for model, window in self._store.windows():
+        windows = self._store.windows()
+        for model, window in windows:
             counters = window.counters
             records.add_metric([model], counters.records)
             for reason in INVALID_REASONS:
@@ -213,6 +308,7 @@ class LiveCollector(Collector):
             if counters.last_record_timestamp is not None:
                 newest.add_metric([model], counters.last_record_timestamp)
         yield from (records, invalid, newest)
+        yield from _label_families(windows)
         rejected = CounterMetricFamily(
             "drift_requests_rejected_total",
             "Requests answered with a 4xx because of client input, by reason.",
@@ -221,6 +317,80 @@ class LiveCollector(Collector):
         for reason, count in self._rejections.items():
             rejected.add_metric([reason], count)
         yield rejected
+
+
+def _label_families(windows: list[tuple[str, ModelWindow]]) -> Iterator[Metric]:
+    """Label, concept-drift and latency counters of every model, read at scrape time."""
+    counters = {
+        name: CounterMetricFamily(name, documentation, labels=["model"])
+        for name, documentation in (
+            ("drift_labels_total", "Labels received (by id or inline), matched or not."),
+            ("drift_labels_matched_total", "Labels joined to their prediction."),
+            (
+                "drift_labels_unmatched_total",
+                "Labels with no waiting prediction (never logged with that id, expired, or "
+                "already labelled).",
+            ),
+            (
+                "drift_labels_expired_total",
+                "Predictions that left the join buffer without a label: older than "
+                "labels.max_age_seconds, evicted by labels.max_pending, or dropped with a "
+                "replaced reference.",
+            ),
+            (
+                "drift_labels_invalid_total",
+                "Matched labels left out of the performance window because the pair cannot "
+                "be read for the model's task (no prediction, or a value of the wrong kind).",
+            ),
+        )
+    }
+    waiting = GaugeMetricFamily(
+        "drift_label_buffer_entries",
+        "Predictions with an id waiting in the join buffer for their label.",
+        labels=["model"],
+    )
+    detections = CounterMetricFamily(
+        "drift_concept_drift_detections_total",
+        "Changes the detector found in the model's per-record error stream (DDM: classifiers "
+        "only).",
+        labels=["model", "detector"],
+    )
+    last = GaugeMetricFamily(
+        "drift_concept_drift_last_detection_timestamp_seconds",
+        "Unix time of the detector's latest detection.",
+        labels=["model", "detector"],
+    )
+    latency = HistogramMetricFamily(
+        "drift_prediction_latency_seconds",
+        "Model-server latency the prediction records carried (latency_seconds).",
+        labels=["model"],
+    )
+    for model, window in windows:
+        counted = window.counters
+        for name, value in (
+            ("drift_labels_total", counted.labels),
+            ("drift_labels_matched_total", counted.labels_matched),
+            ("drift_labels_unmatched_total", counted.labels_unmatched),
+            ("drift_labels_expired_total", counted.labels_expired),
+            ("drift_labels_invalid_total", counted.labels_invalid),
+        ):
+            counters[name].add_metric([model], value)
+        waiting.add_metric([model], len(window.ground_truth.buffer))
+        for detector in DETECTORS:
+            detections.add_metric([model, detector], counted.detections[detector])
+            fired_at = counted.last_detection[detector]
+            if fired_at is not None:
+                last.add_metric([model, detector], fired_at)
+        histogram = counted.latency
+        if histogram.count:
+            cumulative = histogram.counts.cumsum().tolist()
+            latency.add_metric(
+                [model],
+                list(zip(_LATENCY_BOUNDS, cumulative, strict=True)),
+                sum_value=histogram.sum,
+            )
+    yield from counters.values()
+    yield from (waiting, detections, last, latency)
 
 
 class PersistenceCollector(Collector):

@@ -7,6 +7,11 @@ old one, so a crash leaves either the old snapshot or the new one, never half of
 CRCs catch a file torn any other way. A file that is corrupt, of another format or of a newer
 version is reported and moved aside as `<name>.rejected-<unix time>`, never crashed on and never
 silently overwritten.
+
+Version 2 adds ground truth: the reference's performance and calibration, the label and
+detector counters, the latency histogram, the labelled window and the predictions waiting for
+labels. Version 1 files are still restored (without ground truth); a build that reads only
+version 1 sets version 2 files aside instead of dropping their ground truth silently.
 """
 
 from __future__ import annotations
@@ -22,15 +27,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
+from exporter.concept import DETECTORS
+from exporter.groundtruth import LatencyHistogram, ReferencePerformance, TaskSpec
 from exporter.profile import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
-from exporter.store import ModelCounters, ModelWindow, Reservoir, WindowSlice, WindowStore
+from exporter.stats.estimation import Calibration
+from exporter.store import (
+    ModelCounters,
+    ModelWindow,
+    Reservoir,
+    RestoredTruth,
+    WindowSlice,
+    WindowStore,
+)
 
 log = logging.getLogger(__name__)
 
 FORMAT = "drift-exporter-state"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 _QUALITY = ("missing", "nan", "type_mismatch", "out_of_range", "unseen")
 
 
@@ -97,8 +114,8 @@ class StateDirectory:
         restored = []
         for path in sorted(self.models.glob("*.npz")):
             try:
-                profile, counters, slices, records = _decode(path)
-                store.restore(profile, counters, slices, records)
+                profile, counters, slices, records, truth = _decode(path)
+                store.restore(profile, counters, slices, records, truth)
             except SnapshotError as error:
                 self._set_aside(path, str(error))
                 continue
@@ -182,6 +199,11 @@ def _encode(window: ModelWindow, now: float) -> tuple[dict[str, Any], dict[str, 
                 {"started_at": part.started_at, "records": part.records, "samples": samples}
             )
         counters = window.counters
+        truth = window.ground_truth
+        pending = truth.buffer.entries()
+        spec = truth.spec
+        labelled = (list(truth.truth), list(truth.predicted))
+        arrays["latency_counts"] = counters.latency.counts.copy()
         meta = {
             "format": FORMAT,
             "version": VERSION,
@@ -194,16 +216,57 @@ def _encode(window: ModelWindow, now: float) -> tuple[dict[str, Any], dict[str, 
                 "features": len(profile.features),
                 "has_prediction": profile.prediction is not None,
                 "columns": columns,
+                "performance": _encode_performance(profile.performance, arrays),
             },
             "counters": {
                 "records": counters.records,
                 "invalid": counters.invalid,
                 "last_record_timestamp": counters.last_record_timestamp,
+                "labels": counters.labels,
+                "labels_matched": counters.labels_matched,
+                "labels_unmatched": counters.labels_unmatched,
+                "labels_expired": counters.labels_expired,
+                "labels_invalid": counters.labels_invalid,
+                "detections": dict(counters.detections),
+                "last_detection": dict(counters.last_detection),
+                "latency_sum": counters.latency.sum,
             },
             "window_records": window.records,
             "slices": slices,
         }
+    # Encoding the labelled window and the join buffer can take a while: outside the lock.
+    meta["truth"] = {"spec": None if spec is None else spec.to_dict()}
+    arrays["truth_pairs"] = _json_array(list(labelled))
+    arrays["truth_pending"] = _json_array(
+        [[key, prediction, at] for key, prediction, _, at in pending]
+    )
     return meta, arrays
+
+
+def _json_array(value: Any) -> NDArray[np.uint8]:
+    """JSON of `value` as bytes in a uint8 array (strings and mixed scalars, never pickled)."""
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError:  # an integer beyond 64 bits, say: the slower, general encoder
+        encoded = json.dumps(value, default=str).encode()
+    return np.frombuffer(encoded, np.uint8)
+
+
+def _encode_performance(
+    performance: ReferencePerformance | None, arrays: dict[str, NDArray[Any]]
+) -> dict[str, Any] | None:
+    if performance is None:
+        return None
+    calibration = performance.calibration
+    if calibration is not None:
+        arrays["perf_thresholds"] = calibration.thresholds
+        arrays["perf_values"] = calibration.values
+    return {
+        "spec": performance.spec.to_dict(),
+        "labels": performance.labels,
+        "metrics": dict(performance.metrics),
+        "calibrated": calibration is not None,
+    }
 
 
 def _encode_column(
@@ -230,7 +293,9 @@ def _encode_column(
     return {**common, "categories": list(column.categories), "seen": sorted(column.seen)}
 
 
-def _decode(path: Path) -> tuple[ReferenceProfile, ModelCounters, list[WindowSlice], int]:
+def _decode(
+    path: Path,
+) -> tuple[ReferenceProfile, ModelCounters, list[WindowSlice], int, RestoredTruth | None]:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
@@ -242,9 +307,10 @@ def _decode(path: Path) -> tuple[ReferenceProfile, ModelCounters, list[WindowSli
         raise SnapshotError(f"no readable metadata: {error}") from None
     if meta.get("format") != FORMAT:
         raise SnapshotError(f"not a drift-exporter state file (format {meta.get('format')!r})")
-    if meta.get("version") != VERSION:
+    if meta.get("version") not in READABLE_VERSIONS:
         raise SnapshotError(
-            f"format version {meta.get('version')!r}, this build reads version {VERSION}"
+            f"format version {meta.get('version')!r}, this build reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     try:
         return _decode_state(meta, arrays)
@@ -254,7 +320,7 @@ def _decode(path: Path) -> tuple[ReferenceProfile, ModelCounters, list[WindowSli
 
 def _decode_state(
     meta: dict[str, Any], arrays: dict[str, NDArray[Any]]
-) -> tuple[ReferenceProfile, ModelCounters, list[WindowSlice], int]:
+) -> tuple[ReferenceProfile, ModelCounters, list[WindowSlice], int, RestoredTruth | None]:
     described = meta["profile"]
     columns = [_decode_column(c, f"p{i}", arrays) for i, c in enumerate(described["columns"])]
     feature_count = described["features"]
@@ -265,12 +331,31 @@ def _decode_state(
         prediction=columns[feature_count] if described["has_prediction"] else None,
         labels=described["labels"],
         created_at=described["created_at"],
+        performance=_decode_performance(described.get("performance"), arrays),
     )
+    counted = meta["counters"]
     counters = ModelCounters(
-        records=meta["counters"]["records"],
-        invalid=dict(meta["counters"]["invalid"]),
-        last_record_timestamp=meta["counters"]["last_record_timestamp"],
+        records=counted["records"],
+        invalid=dict(counted["invalid"]),
+        last_record_timestamp=counted["last_record_timestamp"],
     )
+    truth = None
+    if meta["version"] >= 2:
+        counters.labels = int(counted["labels"])
+        counters.labels_matched = int(counted["labels_matched"])
+        counters.labels_unmatched = int(counted["labels_unmatched"])
+        counters.labels_expired = int(counted["labels_expired"])
+        counters.labels_invalid = int(counted["labels_invalid"])
+        counters.detections.update({k: int(counted["detections"][k]) for k in DETECTORS})
+        counters.last_detection.update({k: counted["last_detection"][k] for k in DETECTORS})
+        latency = LatencyHistogram()
+        counts = arrays["latency_counts"].astype(np.int64)
+        if counts.shape != latency.counts.shape:
+            raise ValueError(f"latency histogram of {counts.shape[0]} buckets")
+        latency.counts = counts
+        latency.sum = float(counted["latency_sum"])
+        counters.latency = latency
+        truth = _decode_truth(meta["truth"], arrays)
     slices = []
     for j, described_slice in enumerate(meta["slices"]):
         part = WindowSlice(profile, described_slice["started_at"], 1)
@@ -291,7 +376,37 @@ def _decode_state(
             reservoir.seen = described_sample["seen"]
             part.samples[i] = reservoir
         slices.append(part)
-    return profile, counters, slices, meta["window_records"]
+    return profile, counters, slices, meta["window_records"], truth
+
+
+def _decode_performance(
+    described: dict[str, Any] | None, arrays: dict[str, NDArray[Any]]
+) -> ReferencePerformance | None:
+    if described is None:
+        return None
+    calibration = None
+    if described["calibrated"]:
+        calibration = Calibration(
+            arrays["perf_thresholds"].astype(np.float64), arrays["perf_values"].astype(np.float64)
+        )
+    return ReferencePerformance(
+        spec=TaskSpec.from_dict(described["spec"]),
+        labels=int(described["labels"]),
+        metrics={str(name): float(value) for name, value in described["metrics"].items()},
+        calibration=calibration,
+    )
+
+
+def _decode_truth(described: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> RestoredTruth:
+    spec = None if described["spec"] is None else TaskSpec.from_dict(described["spec"])
+    truth, predicted = orjson.loads(arrays["truth_pairs"].tobytes())
+    if len(truth) != len(predicted):
+        raise ValueError(f"{len(truth)} labels for {len(predicted)} predictions")
+    pending = [
+        (str(key), prediction, float(at))
+        for key, prediction, at in orjson.loads(arrays["truth_pending"].tobytes())
+    ]
+    return RestoredTruth(spec, truth, predicted, pending)
 
 
 def _decode_column(

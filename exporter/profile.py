@@ -26,7 +26,8 @@ from exporter.columns import (
     category_codes,
     numeric_column,
 )
-from exporter.config import FeatureKind, ReferenceSettings
+from exporter.config import FeatureKind, ModelSettings, ReferenceSettings
+from exporter.groundtruth import ReferencePerformance, reference_performance
 from exporter.stats.binning import bin_counts, quantile_edges
 
 PREDICTION = "prediction"
@@ -143,6 +144,8 @@ class ReferenceProfile:
     prediction: ColumnProfile | None
     labels: int
     created_at: float = field(default_factory=time.time)
+    performance: ReferencePerformance | None = None
+    """The reference's realised performance and score calibration (when it has labels)."""
 
     @property
     def columns(self) -> tuple[ColumnProfile, ...]:
@@ -163,6 +166,7 @@ class ReferenceProfile:
             "created_at": self.created_at,
             "features": [column.summary() for column in self.features],
             "prediction": None if self.prediction is None else self.prediction.summary(),
+            "performance": None if self.performance is None else self.performance.summary(),
         }
 
 
@@ -205,8 +209,13 @@ def build_profile(
     declared: Mapping[str, FeatureKind],
     prediction_kind: FeatureKind | None,
     settings: ReferenceSettings,
+    model_settings: ModelSettings | None = None,
 ) -> ReferenceProfile:
-    """Profile a reference table; raises ProfileError when a column's type cannot be known."""
+    """Profile a reference table; raises ProfileError when a column's type cannot be known.
+
+    With predictions and labels, the profile also holds the reference's realised performance
+    (and the score calibration of a scored classifier), read as `model_settings` declares.
+    """
     rows = len(predictions) if predictions is not None else _rows(columns)
     rng = np.random.default_rng(settings.seed)
     features: list[ColumnProfile] = []
@@ -224,12 +233,19 @@ def build_profile(
         assert kind is not None
         prediction = build_column(PREDICTION, predictions, kind, settings, rng)
     label_count = 0 if labels is None else len(labels) - labels.count(None) - labels.count(ABSENT)
+    performance = reference_performance(
+        model_settings or ModelSettings(),
+        None if prediction is None else prediction.kind,
+        predictions,
+        labels,
+    )
     return ReferenceProfile(
         model=model,
         rows=rows,
         features=tuple(features),
         prediction=prediction,
         labels=label_count,
+        performance=performance,
     )
 
 

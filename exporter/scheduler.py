@@ -74,7 +74,14 @@ class EvaluationScheduler:
         min_records = settings.min_records_for(model)
         started = self._timer()
         try:
-            report = evaluate(window.snapshot(), settings.drift, min_records, self._clock())
+            window.feed_detectors()  # errors of pairs no request has fed yet, if any
+            report = evaluate(
+                window.snapshot(),
+                settings.drift,
+                min_records,
+                self._clock(),
+                min_labels=settings.min_labels_for(model),
+            )
         except Exception as error:  # a bug, not client input: keep serving, say so loudly
             log.exception("evaluation of model %r failed", model)
             return failed_report(

@@ -23,6 +23,12 @@ class PredictionRecord(BaseModel):
     )
     features: dict[str, Any] = Field(description="Feature name -> value as served.")
     prediction: Any = Field(None, description="The model's output: a score or a class.")
+    label: Scalar = Field(
+        None, description="Ground truth, when known at logging time (joined at once)."
+    )
+    latency_seconds: float | None = Field(
+        None, ge=0, description="The model server's latency for this prediction, seconds."
+    )
 
 
 class PredictionsRequest(BaseModel):
@@ -45,8 +51,29 @@ class ReferenceRequest(BaseModel):
     records: list[ReferenceRecord]
 
 
+class LabelRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | int = Field(description="The `id` of the prediction record this label belongs to.")
+    label: str | int | float | bool = Field(description="The true class or target value.")
+
+
+class LabelsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    labels: list[LabelRecord]
+
+
 class Accepted(BaseModel):
     accepted: int = Field(description="Records counted into the window.")
+
+
+class LabelsAccepted(BaseModel):
+    accepted: int = Field(description="Labels received.")
+    matched: int = Field(description="Labels joined to a waiting prediction.")
+    unmatched: int = Field(
+        description="Labels with no waiting prediction: unknown or expired id, or already labelled."
+    )
 
 
 class ErrorBody(BaseModel):

@@ -9,6 +9,7 @@ of both is independent of traffic. Bounds, with S = window.slices:
 * age: slices older than `window.duration_seconds` (+ at most one slice, duration/S) are dropped.
 * raw values: at most ceil(window.sample_size / S) floats per numeric column per slice.
 * models: at most `limits.max_models`; columns per model: `limits.max_features_per_model` + 1.
+* ground truth: see exporter.groundtruth (join buffer, labelled window, detectors, latency).
 """
 
 from __future__ import annotations
@@ -35,9 +36,17 @@ from exporter.columns import (
     encode_categorical,
     encode_numeric,
 )
-from exporter.config import Settings
-from exporter.decoding import PredictionBatch
+from exporter.concept import DETECTORS, ErrorStreamMonitor
+from exporter.config import FeatureKind, Settings
+from exporter.decoding import LabelBatch, PredictionBatch
 from exporter.errors import RequestError
+from exporter.groundtruth import (
+    GroundTruth,
+    JoinCounts,
+    LatencyHistogram,
+    TaskSpec,
+    resolve_task,
+)
 from exporter.profile import NumericProfile, ReferenceProfile
 
 #: The fixed reasons behind drift_invalid_values_total{reason}.
@@ -51,6 +60,9 @@ INVALID_REASONS = (
 )
 
 Clock = Callable[[], float]
+
+#: Labels joined per hold of the window lock: a large label batch never holds ingest up long.
+LABEL_CHUNK = 2_048
 
 
 class Reservoir:
@@ -137,6 +149,17 @@ class ColumnWindow:
 
 
 @dataclass(frozen=True, eq=False)
+class TruthSnapshot:
+    """A copy of a model's labelled window and detector counts, safe to evaluate unlocked."""
+
+    spec: TaskSpec | None
+    truth: list[Any]
+    predicted: list[Any]
+    detections: dict[str, int]
+    last_detection: dict[str, float | None]
+
+
+@dataclass(frozen=True, eq=False)
 class WindowSnapshot:
     """An immutable copy of a model's window, safe to evaluate outside the lock."""
 
@@ -145,15 +168,33 @@ class WindowSnapshot:
     columns: tuple[ColumnWindow, ...]
     taken_at: float
     oldest_started_at: float | None
+    truth: TruthSnapshot | None = None
 
 
 @dataclass
 class ModelCounters:
-    """Monotonic counts for one model; they survive reference replacement, not deletion."""
+    """Monotonic counts for one model; they survive reference replacement, not deletion.
+
+    Labels: `labels` = `labels_matched` + `labels_unmatched`; `labels_invalid` counts matched
+    labels whose pair the task cannot read (a subset of the matched); `labels_expired` counts
+    predictions that left the join buffer without their label (aged past
+    `labels.max_age_seconds`, evicted by `labels.max_pending`, or waiting when the reference
+    was replaced).
+    """
 
     records: int = 0
     invalid: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INVALID_REASONS, 0))
     last_record_timestamp: float | None = None
+    labels: int = 0
+    labels_matched: int = 0
+    labels_unmatched: int = 0
+    labels_expired: int = 0
+    labels_invalid: int = 0
+    detections: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DETECTORS, 0))
+    last_detection: dict[str, float | None] = field(
+        default_factory=lambda: dict.fromkeys(DETECTORS)
+    )
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
 
 class ModelWindow:
@@ -177,6 +218,10 @@ class ModelWindow:
         self._sample_capacity = math.ceil(window.sample_size / window.slices)
         self._rng = np.random.default_rng(settings.reference.seed)
         self._records = 0
+        self._settings = settings
+        self._declared = settings.model_for(profile.model)
+        self._detector_settings = settings.concept_drift.detector_settings()
+        self.ground_truth = self._new_truth(profile)
 
     @property
     def records(self) -> int:
@@ -184,11 +229,31 @@ class ModelWindow:
         return self._records
 
     def replace_profile(self, profile: ReferenceProfile) -> None:
-        """A new reference re-bins everything, so the old window cannot be kept."""
+        """A new reference re-bins everything, so the old window cannot be kept.
+
+        It is a new model version too: its labelled window and detectors start afresh, and the
+        predictions still waiting for labels are dropped (counted as expired).
+        """
         with self.lock:
             self.profile = profile
             self.slices.clear()
             self._records = 0
+            self.counters.labels_expired += len(self.ground_truth.buffer)
+            self.ground_truth = self._new_truth(profile)
+
+    def _new_truth(self, profile: ReferenceProfile) -> GroundTruth:
+        """Ground truth for `profile`: the task from the reference, else from the config alone."""
+        if profile.performance is not None:
+            spec: TaskSpec | None = profile.performance.spec
+        else:
+            kind = None if profile.prediction is None else profile.prediction.kind
+            spec = resolve_task(self._declared, kind, [], [])
+        return GroundTruth(self._settings.labels, spec)
+
+    @property
+    def _prediction_kind(self) -> FeatureKind | None:
+        prediction = self.profile.prediction
+        return None if prediction is None else prediction.kind
 
     def append(self, batch: PredictionBatch) -> int:
         """Count a checked batch into the window; returns how many records it held."""
@@ -223,7 +288,80 @@ class ModelWindow:
                 self._count(current, encoded, start, start + room)
                 start += room
             self._count_batch_extras(batch, complete)
+            self._count_truth(batch, now)
             return total
+
+    def add_labels(self, batch: LabelBatch) -> JoinCounts:
+        """Join labels to the predictions waiting for them, then feed the detectors.
+
+        Runs in a worker thread: the join holds the window lock for at most LABEL_CHUNK labels
+        at a time, and the detectors run under their own lock.
+        """
+        matched = 0
+        for start in range(0, len(batch), LABEL_CHUNK):
+            ids = batch.ids[start : start + LABEL_CHUNK]
+            labels = batch.labels[start : start + LABEL_CHUNK]
+            with self.lock:
+                truth, counters = self.ground_truth, self.counters
+                now = self._clock()
+                counters.labels_expired += truth.buffer.expire(now)
+                joined = truth.buffer.join(ids, now)
+                counters.labels += len(ids)
+                counters.labels_matched += len(joined.positions)
+                counters.labels_unmatched += joined.unmatched
+                counters.labels_invalid += truth.add_pairs(
+                    joined.predictions,
+                    [labels[position] for position in joined.positions],
+                    self._declared,
+                    self._prediction_kind,
+                )
+                matched += len(joined.positions)
+        self.feed_detectors()
+        return JoinCounts(len(batch), matched, len(batch) - matched)
+
+    def feed_detectors(self) -> None:
+        """Run the concept-drift detectors over the errors of the pairs added since the last
+        call, in order; created on the first pair (importing river). Call from a worker thread."""
+        truth = self.ground_truth
+        with truth.monitor_lock:
+            with self.lock:
+                errors = truth.take_unfed()
+                spec = truth.spec
+            if errors is None or spec is None:
+                return
+            if truth.monitor is None:
+                binary = spec.task == "classification"
+                truth.monitor = ErrorStreamMonitor(self._detector_settings, binary=binary)
+            now = self._clock()
+            found = truth.monitor.update(errors, now)
+        with self.lock:
+            for name, hits in found.items():
+                if hits:
+                    self.counters.detections[name] += hits
+                    self.counters.last_detection[name] = now
+
+    def _count_truth(self, batch: PredictionBatch, now: float) -> None:
+        """Latencies, inline labels (joined at once), and ids remembered for later labels."""
+        counters, truth = self.counters, self.ground_truth
+        if batch.latencies is not None:
+            counters.latency.observe(batch.latencies)
+        ids, labels = batch.ids, batch.labels
+        if labels is None:
+            if ids.count(None) != len(ids):
+                counters.labels_expired += truth.buffer.remember(ids, batch.predictions, None, now)
+            return
+        waiting = [key if label is None else None for key, label in zip(ids, labels, strict=True)]
+        if waiting.count(None) != len(waiting):
+            counters.labels_expired += truth.buffer.remember(waiting, batch.predictions, None, now)
+        labelled = [i for i, label in enumerate(labels) if label is not None]
+        counters.labels += len(labelled)
+        counters.labels_matched += len(labelled)
+        counters.labels_invalid += truth.add_pairs(
+            [batch.predictions[i] for i in labelled],
+            [labels[i] for i in labelled],
+            self._declared,
+            self._prediction_kind,
+        )
 
     def snapshot(self) -> WindowSnapshot:
         """Merge the slices into one immutable window, after expiring old slices."""
@@ -233,13 +371,42 @@ class ModelWindow:
             profile = self.profile
             slices = list(self.slices)
             columns = tuple(self._merge(i, slices) for i in range(len(profile.columns)))
+            truth, counters = self.ground_truth, self.counters
+            counters.labels_expired += truth.buffer.expire(now)
             return WindowSnapshot(
                 profile=profile,
                 records=self._records,
                 columns=columns,
                 taken_at=now,
                 oldest_started_at=slices[0].started_at if slices else None,
+                truth=TruthSnapshot(
+                    spec=truth.spec,
+                    truth=list(truth.truth),
+                    predicted=list(truth.predicted),
+                    detections=dict(counters.detections),
+                    last_detection=dict(counters.last_detection),
+                ),
             )
+
+    def restore_truth(self, restored: RestoredTruth) -> None:
+        """Reinstate the labelled window, the task and the waiting predictions.
+
+        Detector state is not restored: the detectors start afresh, their counts continue.
+        """
+        with self.lock:
+            truth = self.ground_truth
+            spec = restored.spec if restored.spec is not None else truth.spec
+            truth.restored(spec, restored.truth, restored.predicted)
+            start = 0
+            pending = restored.pending
+            while start < len(pending):
+                stop = start
+                stamp = pending[start][2]
+                while stop < len(pending) and pending[stop][2] == stamp:
+                    stop += 1
+                run = pending[start:stop]
+                truth.buffer.remember([p[0] for p in run], [p[1] for p in run], None, stamp)
+                start = stop
 
     def _current_slice(self, now: float) -> WindowSlice:
         if self.slices:
@@ -425,6 +592,17 @@ class PreparedBatch:
         self.done = True
 
 
+@dataclass(frozen=True, eq=False)
+class RestoredTruth:
+    """A model's ground truth as a snapshot holds it."""
+
+    spec: TaskSpec | None
+    truth: list[Any]
+    predicted: list[Any]
+    pending: list[tuple[str, Any, float]]
+    """Predictions waiting for labels: (id, prediction, remembered at), oldest first."""
+
+
 class WindowStore:
     """Every model's window, created by its first reference upload, capped at max_models."""
 
@@ -484,14 +662,20 @@ class WindowStore:
         counters: ModelCounters,
         slices: list[WindowSlice],
         records: int,
+        truth: RestoredTruth | None = None,
     ) -> None:
         """Reinstate a model from a snapshot (exporter.persistence), replacing any in memory."""
         for reason in INVALID_REASONS:
             counters.invalid.setdefault(reason, 0)
+        for name in DETECTORS:
+            counters.detections.setdefault(name, 0)
+            counters.last_detection.setdefault(name, None)
         window = ModelWindow(profile, self._settings, self._clock)
         window.counters = counters
         window.slices.extend(slices)
         window._records = records
+        if truth is not None:
+            window.restore_truth(truth)
         with self._lock:
             self._models[profile.model] = window
 

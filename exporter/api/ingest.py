@@ -1,15 +1,24 @@
-"""Served traffic in: check the whole batch, then count it into the window."""
+"""Served traffic and ground truth in: check the whole batch, then count it into the window."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+import orjson
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from exporter.api.deps import ModelName, SettingsDep, StoreDep, read_body
-from exporter.decoding import JSON, NDJSON, decode_predictions, media_type
-from exporter.schemas import ERROR_RESPONSES, Accepted, PredictionsRequest, json_body
+from exporter.decoding import JSON, NDJSON, decode_labels, decode_predictions, media_type
+from exporter.schemas import (
+    ERROR_RESPONSES,
+    Accepted,
+    LabelsAccepted,
+    LabelsRequest,
+    PredictionsRequest,
+    json_body,
+)
 
 YIELD_AFTER_SECONDS = 0.001
 
@@ -40,4 +49,28 @@ async def post_predictions(
             await asyncio.sleep(0)
             started = time.perf_counter()
     accepted = window.commit(prepared)
+    if batch.labels is not None:
+        # Inline labels: their errors go through the concept-drift detectors off the loop.
+        await run_in_threadpool(window.feed_detectors)
     return Response(b'{"accepted":%d}' % accepted, status_code=202, media_type="application/json")
+
+
+@router.post(
+    "/{model}/labels",
+    status_code=202,
+    response_model=LabelsAccepted,
+    openapi_extra=json_body(LabelsRequest, ndjson=True),
+    responses=ERROR_RESPONSES,
+)
+async def post_labels(
+    model: ModelName, request: Request, store: StoreDep, settings: SettingsDep
+) -> Response:
+    """Ground truth for logged predictions, joined by their `id`; 202 `{"accepted": n,
+    "matched": m, "unmatched": u}`. A label waits for nothing: one whose prediction is not
+    (or no longer) remembered is counted as unmatched."""
+    window = store.get(model)
+    media = media_type(request.headers.get("content-type"), (JSON, NDJSON))
+    body = await read_body(request, settings.limits.max_body_bytes)
+    batch = decode_labels(body, media, settings.limits.max_records_per_request)
+    counts = await run_in_threadpool(window.add_labels, batch)
+    return Response(orjson.dumps(counts._asdict()), status_code=202, media_type="application/json")

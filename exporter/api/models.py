@@ -127,6 +127,7 @@ def _profile(
         or settings.prediction_column,
         label_column=label_column or declared.label_column or settings.label_column,
         declared=declared.features,
+        max_features=settings.limits.max_features_per_model,
     )
     if table.rows == 0:
         raise RequestError(422, "the reference has no records", "records")
@@ -152,6 +153,7 @@ def _profile(
             declared=declared.features,
             prediction_kind=declared.prediction_type,
             settings=settings.reference,
+            model_settings=declared,
         )
     except ProfileError as error:
         raise RequestError(422, str(error), "records") from None

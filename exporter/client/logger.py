@@ -163,8 +163,14 @@ class DriftLogger:
         *,
         id: str | None = None,
         timestamp: float | None = None,
+        label: Any = None,
+        latency_seconds: float | None = None,
     ) -> None:
-        """Queue one served prediction; `timestamp` (epoch seconds) defaults to now."""
+        """Queue one served prediction; `timestamp` (epoch seconds) defaults to now.
+
+        `label` is the ground truth when it is known at serving time (else send it later with
+        `log_label`); `latency_seconds` the model server's latency for this prediction.
+        """
         try:
             record: dict[str, Any] = {
                 "features": dict(features),
@@ -173,6 +179,10 @@ class DriftLogger:
             }
             if id is not None:
                 record["id"] = id
+            if label is not None:
+                record["label"] = label
+            if latency_seconds is not None:
+                record["latency_seconds"] = latency_seconds
         except Exception:  # a non-mapping `features`: the caller's bug must not be ours
             self._drop_invalid("log() needs a mapping of feature name to value")
             return
@@ -465,9 +475,18 @@ class AsyncDriftLogger:
         *,
         id: str | None = None,
         timestamp: float | None = None,
+        label: Any = None,
+        latency_seconds: float | None = None,
     ) -> None:
         """Queue one served prediction; never blocks the event loop, never raises."""
-        self.logger.log(features, prediction, id=id, timestamp=timestamp)
+        self.logger.log(
+            features,
+            prediction,
+            id=id,
+            timestamp=timestamp,
+            label=label,
+            latency_seconds=latency_seconds,
+        )
 
     def log_label(self, id: str, label: Any) -> None:
         self.logger.log_label(id, label)

@@ -64,6 +64,38 @@ CONTRACT_METRICS = frozenset(
         "drift_prediction_type_mismatch_ratio",
         "drift_prediction_unseen_category_ratio",
         "drift_prediction_out_of_range_ratio",
+        # ground truth
+        "drift_labels_total",
+        "drift_labels_matched_total",
+        "drift_labels_unmatched_total",
+        "drift_labels_expired_total",
+        "drift_labels_invalid_total",
+        "drift_label_buffer_entries",
+        "drift_labelled_window_records",
+        "drift_performance_min_labels",
+        *(
+            f"drift_{scope}_{metric}"
+            for scope in ("performance", "reference_performance")
+            for metric in (
+                "accuracy",
+                "precision",
+                "recall",
+                "f1",
+                "roc_auc",
+                "log_loss",
+                "mae",
+                "mse",
+                "rmse",
+                "mape",
+            )
+        ),
+        "drift_estimated_accuracy",
+        "drift_estimated_roc_auc",
+        "drift_concept_drift_detections_total",
+        "drift_concept_drift_last_detection_timestamp_seconds",
+        "drift_prediction_latency_seconds_bucket",
+        "drift_prediction_latency_seconds_sum",
+        "drift_prediction_latency_seconds_count",
     }
 )
 

@@ -49,6 +49,12 @@ ROUTES = [
     ("ModelDriftFeatureWasserstein", "warning", {"feature": "a"}, "retrain-webhook,team-warning"),
     ("ModelDriftManyFeaturesDrifted", "critical", {}, "retrain-webhook,oncall-critical"),
     ("ModelDriftPredictionShift", "warning", {}, "retrain-webhook,team-warning"),
+    # Measured on labels: a retrain on fresh labelled data is the remedy.
+    ("ModelDriftPerformanceDrop", "critical", {}, "retrain-webhook,oncall-critical"),
+    ("ModelDriftPerformanceDrop", "warning", {}, "retrain-webhook,team-warning"),
+    ("ModelDriftConceptDrift", "warning", {"detector": "adwin"}, "retrain-webhook,team-warning"),
+    # An estimate without labels gives a retrain nothing new to learn from.
+    ("ModelDriftEstimatedPerformanceDrop", "warning", {}, "team-warning"),
     # Broken inputs and sidecar health never trigger a retrain.
     ("ModelDriftFeatureMissingValues", "critical", {"feature": "a"}, "oncall-critical"),
     ("ModelDriftFeatureOutOfRange", "warning", {"feature": "a"}, "team-warning"),
@@ -222,6 +228,19 @@ INHIBITS = [
         _alert("ModelDriftNoTraffic", "warning", model="m"),
         _alert("ModelDriftWindowTooSmall", "warning", model="m"),
     ),
+    # performance gauges come from the evaluation too
+    (
+        _alert("ModelDriftEvaluationStale", "warning", model="m"),
+        _alert("ModelDriftPerformanceDrop", "critical", model="m"),
+    ),
+    (
+        _alert("ModelDriftEvaluationFailing", "warning", model="m"),
+        _alert("ModelDriftEstimatedPerformanceDrop", "warning", model="m"),
+    ),
+    (
+        _alert("ModelDriftPerformanceDrop", "critical", model="m"),
+        _alert("ModelDriftPerformanceDrop", "warning", model="m"),
+    ),
 ]
 
 DOES_NOT_INHIBIT = [
@@ -281,6 +300,20 @@ DOES_NOT_INHIBIT = [
     (
         _alert("ModelDriftEvaluationStale", "warning", model="m"),
         _alert("ModelDriftNoTraffic", "warning", model="m"),
+    ),
+    # detections are live counters: a stale evaluation does not explain them away
+    (
+        _alert("ModelDriftEvaluationStale", "warning", model="m"),
+        _alert("ModelDriftConceptDrift", "warning", model="m", detector="adwin"),
+    ),
+    # a realised drop does not hide the estimate or the detectors, which say other things
+    (
+        _alert("ModelDriftPerformanceDrop", "critical", model="m"),
+        _alert("ModelDriftEstimatedPerformanceDrop", "warning", model="m"),
+    ),
+    (
+        _alert("ModelDriftPerformanceDrop", "critical", model="m"),
+        _alert("ModelDriftConceptDrift", "warning", model="m", detector="ddm"),
     ),
 ]
 

@@ -136,7 +136,7 @@ def test_rules_use_only_contract_metrics_and_recorded_series() -> None:
 
 def test_every_threshold_value_falls_back_from_its_override() -> None:
     thresholds = [r for r in recording_rules() if r["record"].startswith("model:drift_threshold_")]
-    assert len(thresholds) == 18
+    assert len(thresholds) == 23
     for rule in thresholds:
         name = rule["record"]
         assert name.endswith(":value"), name
@@ -189,6 +189,9 @@ def test_required_alerts_exist() -> None:
         "ModelDriftEvaluationStale",
         "ModelDriftNoTraffic",
         "ModelDriftWindowTooSmall",
+        "ModelDriftPerformanceDrop",
+        "ModelDriftEstimatedPerformanceDrop",
+        "ModelDriftConceptDrift",
     }
     assert required <= set(_alert_names())
 

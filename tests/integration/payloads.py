@@ -27,3 +27,13 @@ def seeded_records(seed: int, count: int, *, shift: float = 0.0) -> list[dict[st
         }
         for i in range(count)
     ]
+
+
+def labelled_records(seed: int, count: int, *, shift: float = 0.0) -> list[dict[str, Any]]:
+    """seeded_records with a 0/1 `label` drawn with P(label = 1) = the score: a calibrated
+    binary classifier whose prediction is its score."""
+    records = seeded_records(seed, count, shift=shift)
+    draws = np.random.default_rng(seed + 10_000).random(count)
+    for record, draw in zip(records, draws, strict=True):
+        record["label"] = int(draw < record["prediction"])
+    return records

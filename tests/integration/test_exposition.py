@@ -10,18 +10,30 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.payloads import seeded_records
+from tests.integration.payloads import labelled_records, seeded_records
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics_seeded.txt"
 
 
 def seeded_exposition(client: TestClient) -> str:
-    """Two models: one drifted and judged, one below min_records (drift gauges absent)."""
-    client.put("/v1/models/credit/reference", json={"records": seeded_records(1, 2_000)})
+    """Two models: one drifted and judged, one below min_records (drift gauges absent).
+
+    Credit's reference and traffic carry labels (a scored binary classifier): its records
+    carry ids and latencies, a third of them their label inline, a third get it later by id.
+    """
+    client.put("/v1/models/credit/reference", json={"records": labelled_records(1, 2_000)})
     client.put("/v1/models/churn/reference", json={"records": seeded_records(2, 1_000)})
-    client.post(
-        "/v1/models/credit/predictions", json={"records": seeded_records(3, 600, shift=1.0)}
-    )
+    credit = labelled_records(3, 600, shift=1.0)
+    later = []
+    for i, record in enumerate(credit):
+        record["id"] = f"c{i}"
+        record["latency_seconds"] = round(0.001 * (i % 200), 3)
+        if i % 3:
+            label = record.pop("label")
+            if i % 3 == 1:
+                later.append({"id": record["id"], "label": label})
+    client.post("/v1/models/credit/predictions", json={"records": credit})
+    client.post("/v1/models/credit/labels", json={"labels": [*later, {"id": "gone", "label": 0}]})
     client.post("/v1/models/churn/predictions", json={"records": seeded_records(4, 40)})
     client.post(
         "/v1/models/credit/predictions",

@@ -101,6 +101,25 @@ def test_records_are_posted_in_our_json_shape(sidecar: FakeSidecar) -> None:
     logger.close()
 
 
+def test_inline_labels_and_latencies_travel_with_the_record(
+    logger: DriftLogger, sidecar: FakeSidecar
+) -> None:
+    logger.log({"a": 1}, 0.9, id="r1", label=1, latency_seconds=0.012, timestamp=5.0)
+    logger.log({"a": 2}, 0.1, timestamp=6.0)
+    assert logger.flush(timeout=5)
+    assert sidecar.records() == [
+        {
+            "features": {"a": 1},
+            "prediction": 0.9,
+            "timestamp": 5.0,
+            "id": "r1",
+            "label": 1,
+            "latency_seconds": 0.012,
+        },
+        {"features": {"a": 2}, "prediction": 0.1, "timestamp": 6.0},
+    ]
+
+
 def test_the_features_are_copied_when_logged(logger: DriftLogger, sidecar: FakeSidecar) -> None:
     features = {"age": 41}
     logger.log(features, 1)

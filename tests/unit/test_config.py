@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from exporter.concept import DetectorSettings
 from exporter.config import (
     DEFAULT_PORT,
+    ConceptDriftSettings,
     ConfigError,
+    LabelSettings,
     ReferenceSettings,
     Settings,
     WindowSettings,
@@ -193,3 +196,62 @@ def test_model_for_an_unconfigured_model_declares_nothing() -> None:
     assert declarations.features == {}
     assert declarations.prediction_type is None
     assert declarations.min_records is None
+
+
+def test_default_labels_and_concept_drift_sections() -> None:
+    settings = Settings()
+    assert settings.labels == LabelSettings(
+        max_pending=100_000, max_age_seconds=86_400.0, window_max_labels=10_000, min_labels=100
+    )
+    detectors = settings.concept_drift.detector_settings()
+    # river 0.26's defaults, except DDM's warm start (see ConceptDriftSettings)
+    assert detectors == DetectorSettings(ddm_warm_start=1_000)
+
+
+def test_concept_drift_settings_mirror_every_detector_setting() -> None:
+    assert set(ConceptDriftSettings.model_fields) == set(DetectorSettings.__dataclass_fields__)
+
+
+def test_ground_truth_keys_load_from_yaml_and_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "labels: {max_pending: 50, max_age_seconds: 60, window_max_labels: 20, min_labels: 5}\n"
+        "concept_drift: {page_hinkley_threshold: 100, ddm_warm_start: 30}\n"
+        "models:\n"
+        "  credit: {task: classification, positive_class: 'yes', decision_threshold: 0.3,"
+        " min_labels: 7}\n"
+    )
+    monkeypatch.setenv("DRIFT_EXPORTER_LABELS__MAX_PENDING", "60")
+    settings = load_settings(config)
+    assert settings.labels.max_pending == 60
+    assert settings.labels.window_max_labels == 20
+    assert settings.concept_drift.page_hinkley_threshold == 100.0
+    assert settings.concept_drift.detector_settings().ddm_warm_start == 30
+    credit = settings.model_for("credit")
+    assert (credit.task, credit.positive_class, credit.decision_threshold) == (
+        "classification",
+        "yes",
+        0.3,
+    )
+    assert settings.min_labels_for("credit") == 7
+    assert settings.min_labels_for("other") == 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "labels: {max_pending: 0}\n",
+        "labels: {max_age_seconds: .inf}\n",
+        "concept_drift: {adwin_delta: 1.5}\n",
+        "concept_drift: {page_hinkley_alpha: 0}\n",
+        "models: {m: {task: ranking}}\n",
+        "labels: {min_label: 3}\n",
+    ],
+)
+def test_invalid_ground_truth_settings_are_config_errors(tmp_path: Path, text: str) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(text)
+    with pytest.raises(ConfigError):
+        load_settings(config)

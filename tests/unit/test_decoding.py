@@ -16,6 +16,7 @@ from exporter.decoding import (
     JSON,
     NDJSON,
     ReferenceTable,
+    decode_labels,
     decode_predictions,
     decode_reference,
     media_type,
@@ -256,10 +257,10 @@ def test_a_record_that_is_not_an_object_is_422_naming_its_index() -> None:
 
 
 def test_an_unknown_record_field_is_422_naming_the_record_and_the_field() -> None:
-    body = _records({"features": {}}, {"features": {}, "label": 1})
+    body = _records({"features": {}}, {"features": {}, "lable": 1})
     error = _rejected(decode_predictions, body, JSON, 10)
     assert (error.status, error.location) == (422, "records[1]")
-    assert "'label'" in error.detail
+    assert "'lable'" in error.detail
 
 
 @pytest.mark.parametrize("record", [{"prediction": 1}, {"features": None}])
@@ -496,3 +497,116 @@ def test_csv_over_max_records_is_413() -> None:
 
 def test_csv_exactly_max_records_is_accepted() -> None:
     assert _csv("a\n1\n2\n", max_records=2).rows == 2
+
+
+# inline labels and latencies
+
+
+def test_records_without_labels_or_latencies_carry_none_for_both() -> None:
+    batch = decode_predictions(_records({"features": {"a": 1}, "id": "x"}), JSON, 10)
+    assert batch.labels is None and batch.latencies is None
+
+
+def test_inline_labels_are_kept_per_record_with_none_where_absent_or_null() -> None:
+    body = _records(
+        {"features": {}, "label": 1},
+        {"features": {}},
+        {"features": {}, "label": None},
+        {"features": {}, "label": "yes"},
+        {"features": {}, "label": False},
+        {"features": {}, "label": 2.5},
+    )
+    batch = decode_predictions(body, JSON, 10)
+    assert batch.labels == [1, None, None, "yes", False, 2.5]
+
+
+@pytest.mark.parametrize(("label", "kind"), [([1], "an array"), ({"a": 1}, "an object")])
+def test_an_inline_label_that_is_not_a_scalar_is_422_naming_it(label: Any, kind: str) -> None:
+    body = _records({"features": {}, "label": 1}, {"features": {}, "label": label})
+    error = _rejected(decode_predictions, body, JSON, 10)
+    assert (error.status, error.location) == (422, "records[1].label")
+    assert kind in error.detail
+
+
+def test_latencies_are_kept_per_record_with_none_where_absent() -> None:
+    body = _records(
+        {"features": {}, "latency_seconds": 0.25},
+        {"features": {}},
+        {"features": {}, "latency_seconds": 0},
+        {"features": {}, "latency_seconds": None},
+    )
+    assert decode_predictions(body, JSON, 10).latencies == [0.25, None, 0, None]
+
+
+@pytest.mark.parametrize(
+    ("latency", "shown"),
+    [(-0.1, "-0.1"), ("0.2", "a string"), (True, "a boolean"), ([1], "an array")],
+)
+def test_a_latency_that_is_not_a_number_of_seconds_is_422_naming_it(
+    latency: Any, shown: str
+) -> None:
+    body = _records(
+        {"features": {}, "latency_seconds": 0.1}, {"features": {}, "latency_seconds": latency}
+    )
+    error = _rejected(decode_predictions, body, JSON, 10)
+    assert (error.status, error.location) == (422, "records[1].latency_seconds")
+    assert shown in error.detail
+
+
+def test_ndjson_latency_errors_name_the_line() -> None:
+    body = _ndjson({"features": {}}, {"features": {}, "latency_seconds": -1})
+    error = _rejected(decode_predictions, body, NDJSON, 10)
+    assert (error.status, error.location) == (422, "line 2.latency_seconds")
+
+
+# the labels route
+
+
+def test_labels_decode_to_string_ids_and_scalar_labels() -> None:
+    body = _json({"labels": [{"id": "a", "label": 1}, {"id": 7, "label": "yes"}]})
+    batch = decode_labels(body, JSON, 10)
+    assert (batch.ids, batch.labels, len(batch)) == (["a", "7"], [1, "yes"], 2)
+
+
+def test_labels_decode_from_ndjson() -> None:
+    body = _ndjson({"id": "a", "label": 0.5}, b"", {"id": "b", "label": True})
+    batch = decode_labels(body, NDJSON, 10)
+    assert (batch.ids, batch.labels) == (["a", "b"], [0.5, True])
+
+
+def test_an_empty_label_list_is_accepted() -> None:
+    assert len(decode_labels(_json({"labels": []}), JSON, 10)) == 0
+
+
+@pytest.mark.parametrize(
+    ("document", "status", "location", "text"),
+    [
+        (b"{", 400, "body", "invalid JSON"),
+        ([], 422, "body", "'labels' array"),
+        ({"records": []}, 422, "body", "unknown field 'records'"),
+        ({"labels": {}}, 422, "labels", "expected an array"),
+        ({"labels": [{"id": "a", "label": 1}, 3]}, 422, "labels[1]", "expected an object"),
+        ({"labels": [{"id": "a", "label": 1, "x": 2}]}, 422, "labels[0]", "unknown field 'x'"),
+        ({"labels": [{"label": 1}]}, 422, "labels[0].id", "missing required field 'id'"),
+        ({"labels": [{"id": None, "label": 1}]}, 422, "labels[0].id", "'id'"),
+        ({"labels": [{"id": 1.5, "label": 1}]}, 422, "labels[0].id", "string or integer"),
+        ({"labels": [{"id": True, "label": 1}]}, 422, "labels[0].id", "a boolean"),
+        ({"labels": [{"id": "a"}]}, 422, "labels[0].label", "missing required field 'label'"),
+        ({"labels": [{"id": "a", "label": None}]}, 422, "labels[0].label", "'label'"),
+        ({"labels": [{"id": "a", "label": [1]}]}, 422, "labels[0].label", "an array"),
+    ],
+)
+def test_a_malformed_label_body_names_what_and_where(
+    document: Any, status: int, location: str, text: str
+) -> None:
+    body = document if isinstance(document, bytes) else _json(document)
+    error = _rejected(decode_labels, body, JSON, 10)
+    assert (error.status, error.location) == (status, location)
+    assert text in error.detail
+
+
+def test_too_many_labels_is_413() -> None:
+    body = _json({"labels": [{"id": str(i), "label": 1} for i in range(11)]})
+    error = _rejected(decode_labels, body, JSON, 10)
+    assert (error.status, error.location, error.reason) == (413, "labels", "too_large")
+    assert "labels exceed limits.max_records_per_request (10)" in error.detail

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.config import DriftSettings, ReferenceSettings, Settings
 from exporter.decoding import PredictionBatch
 from exporter.evaluator import EvaluationReport, evaluate, failed_report
+from exporter.groundtruth import PERFORMANCE_METRICS
 from exporter.metrics import (
     CONTENT_TYPE,
     QUALITY_GAUGES,
@@ -46,7 +47,15 @@ SCOPED_FAMILIES = tuple(
         *(field for field, _ in QUALITY_GAUGES),
     )
 )
-ALL_FAMILIES = (*MODEL_FAMILIES, *SCOPED_FAMILIES)
+PERFORMANCE_FAMILIES = (
+    "drift_labelled_window_records",
+    "drift_performance_min_labels",
+    *(f"drift_performance_{name}" for name in PERFORMANCE_METRICS),
+    *(f"drift_reference_performance_{name}" for name in PERFORMANCE_METRICS),
+    "drift_estimated_accuracy",
+    "drift_estimated_roc_auc",
+)
+ALL_FAMILIES = (*MODEL_FAMILIES, *SCOPED_FAMILIES, *PERFORMANCE_FAMILIES)
 
 
 def _report(model: str, seed: int, window_records: int, min_records: int) -> EvaluationReport:
@@ -119,7 +128,12 @@ def test_render_emits_help_and_gauge_type_for_every_drift_family(rendered: str) 
 
 def test_help_says_values_are_computed_each_evaluation_interval(rendered: str) -> None:
     for family in _families(rendered).values():
-        assert "Computed each evaluation interval" in family.documentation
+        if family.name.startswith("drift_reference_performance_"):
+            # The baseline is computed once, at upload, and published with every evaluation.
+            assert "Computed once per reference upload" in family.documentation
+            assert "published each evaluation interval" in family.documentation
+        else:
+            assert "Computed each evaluation interval" in family.documentation
 
 
 def test_samples_carry_no_timestamps(rendered: str) -> None:
