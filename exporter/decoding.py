@@ -359,7 +359,12 @@ def _timestamp(value: Any, where: Any) -> float | None:
                 f"expected epoch seconds or an RFC 3339 time with an offset, got {value[:64]!r}",
                 where(),
             )
-        return parsed.timestamp()
+        stamp = parsed.timestamp()
+        if stamp < 0:  # the same rule as for epoch seconds
+            raise RequestError(
+                422, f"expected a time at or after 1970, got {value[:64]!r}", where()
+            )
+        return stamp
     raise RequestError(422, f"expected a number or a string, got {_kind(value)}", where())
 
 

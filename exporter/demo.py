@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from exporter.client import DriftLogger
+
 log = logging.getLogger(__name__)
 
 DEMO_MODEL = "demo-credit"
@@ -102,7 +104,14 @@ class DemoTraffic:
         self.sent = 0
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+        """Upload the reference over HTTP, then serve traffic through the client library
+        (`exporter.client.DriftLogger`), as a model server would."""
+        with (
+            httpx.Client(base_url=self.base_url, timeout=30) as client,
+            DriftLogger(
+                self.base_url, DEMO_MODEL, batch_size=1_000, flush_interval_seconds=0.25
+            ) as drift,
+        ):
             if not self._wait_until_up(client):
                 return
             reference = generate_records(self.rng, self.reference_rows)
@@ -119,7 +128,7 @@ class DemoTraffic:
             batch = max(1, int(self.records_per_second * tick))
             # Labels waiting to be "known": LABEL_DELAY_SECONDS / tick batches, or at most 200
             # (the oldest dropped) while the sidecar refuses them.
-            waiting: deque[tuple[float, list[dict[str, Any]]]] = deque(maxlen=200)
+            waiting: deque[tuple[float, list[tuple[str, Any]]]] = deque(maxlen=200)
             number = 0
             while not self.stop.is_set():
                 drifted = time.monotonic() - started >= self.drift_after_seconds
@@ -133,24 +142,21 @@ class DemoTraffic:
                 labels = []
                 latencies = self.rng.gamma(2.0, 0.015, batch)
                 for i, record in enumerate(records):
-                    record["id"] = f"{number}-{i}"
-                    record["latency_seconds"] = round(float(latencies[i]), 4)
-                    labels.append({"id": record["id"], "label": record.pop("label")})
+                    record_id = f"{number}-{i}"
+                    drift.log(
+                        record["features"],
+                        record["prediction"],
+                        id=record_id,
+                        latency_seconds=round(float(latencies[i]), 4),
+                    )
+                    labels.append((record_id, record["label"]))
                 number += 1
+                self.sent += batch
                 now = time.monotonic()
                 waiting.append((now, labels))
-                try:
-                    client.post(
-                        f"/v1/models/{DEMO_MODEL}/predictions", json={"records": records}
-                    ).raise_for_status()
-                    self.sent += batch
-                    while waiting and now - waiting[0][0] >= LABEL_DELAY_SECONDS:
-                        client.post(
-                            f"/v1/models/{DEMO_MODEL}/labels", json={"labels": waiting[0][1]}
-                        ).raise_for_status()
-                        waiting.popleft()
-                except httpx.HTTPError as error:
-                    log.warning("demo traffic: %s", error)
+                while waiting and now - waiting[0][0] >= LABEL_DELAY_SECONDS:
+                    for record_id, label in waiting.popleft()[1]:
+                        drift.log_label(record_id, label)
                 self.stop.wait(tick)
 
     def _wait_until_up(self, client: httpx.Client) -> bool:

@@ -610,3 +610,11 @@ def test_too_many_labels_is_413() -> None:
     error = _rejected(decode_labels, body, JSON, 10)
     assert (error.status, error.location, error.reason) == (413, "labels", "too_large")
     assert "labels exceed limits.max_records_per_request (10)" in error.detail
+
+
+def test_an_rfc3339_time_before_1970_is_refused_like_negative_epoch_seconds() -> None:
+    body = b'{"records": [{"features": {}, "timestamp": "1960-01-01T00:00:00+00:00"}]}'
+    with pytest.raises(RequestError) as raised:
+        decode_predictions(body, "application/json", 10)
+    assert raised.value.status == 422
+    assert raised.value.location == "records[0].timestamp"
