@@ -126,7 +126,7 @@ def decode_labels(body: bytes, media: str, max_labels: int) -> LabelBatch:
     labels, locate = _records(body, media, max_labels, key="labels")
     for i, entry in enumerate(labels):
         if type(entry) is not dict:
-            raise RequestError(422, f"expected an object, got {_kind(entry)}", locate(i))
+            raise RequestError(422, f"expected an object, got {json_kind(entry)}", locate(i))
         if not entry.keys() <= LABEL_KEYS:
             unknown = sorted(entry.keys() - LABEL_KEYS)[0]
             raise RequestError(
@@ -138,7 +138,7 @@ def decode_labels(body: bytes, media: str, max_labels: int) -> LabelBatch:
         if type(entry["label"]) not in _SCALARS:
             raise RequestError(
                 422,
-                f"expected a string, number or boolean, got {_kind(entry['label'])}",
+                f"expected a string, number or boolean, got {json_kind(entry['label'])}",
                 f"{locate(i)}.label",
             )
     ids = _ids(labels, locate)
@@ -194,14 +194,14 @@ def _records(
         raise RequestError(400, f"invalid JSON: {error}", "body") from None
     if type(document) is not dict:
         raise RequestError(
-            422, f"expected an object with a {key!r} array, got {_kind(document)}", "body"
+            422, f"expected an object with a {key!r} array, got {json_kind(document)}", "body"
         )
     unknown = document.keys() - {key}
     if unknown:
         raise RequestError(422, f"unknown field {sorted(unknown)[0]!r}", "body")
     listed = document.get(key)
     if type(listed) is not list:
-        raise RequestError(422, f"expected an array, got {_kind(listed)}", key)
+        raise RequestError(422, f"expected an array, got {json_kind(listed)}", key)
     _check_count(len(listed), max_records, key)
     return listed, lambda i: f"{key}[{i}]"
 
@@ -253,7 +253,7 @@ def _check_records(
     append = features.append
     for i, record in enumerate(records):
         if type(record) is not dict:
-            raise RequestError(422, f"expected an object, got {_kind(record)}", locate(i))
+            raise RequestError(422, f"expected an object, got {json_kind(record)}", locate(i))
         if not record.keys() <= allowed:
             unknown = sorted(record.keys() - allowed)[0]
             raise RequestError(
@@ -266,7 +266,7 @@ def _check_records(
             if values is None:
                 raise RequestError(422, "missing required object 'features'", locate(i))
             raise RequestError(
-                422, f"expected an object, got {_kind(values)}", f"{locate(i)}.features"
+                422, f"expected an object, got {json_kind(values)}", f"{locate(i)}.features"
             )
         append(values)
     return features, set().union(*records)
@@ -284,7 +284,7 @@ def _ids(records: list[Any], locate: Any) -> list[str | None]:
             checked.append(str(value))
         else:
             raise RequestError(
-                422, f"expected a string or integer, got {_kind(value)}", f"{locate(i)}.id"
+                422, f"expected a string or integer, got {json_kind(value)}", f"{locate(i)}.id"
             )
     return checked
 
@@ -298,7 +298,7 @@ def _inline_labels(records: list[Any], locate: Any) -> list[Any]:
         if value is not None and type(value) not in _SCALARS:
             raise RequestError(
                 422,
-                f"expected a string, number or boolean, got {_kind(value)}",
+                f"expected a string, number or boolean, got {json_kind(value)}",
                 f"{locate(i)}.label",
             )
     raise AssertionError("unreachable")  # pragma: no cover
@@ -319,7 +319,7 @@ def _latencies(records: list[Any], locate: Any) -> list[float | None]:
         elif (kind is int or kind is float) and value >= 0 and math.isfinite(value):
             latencies.append(float(value))
         else:
-            shown = _kind(value) if kind is not int and kind is not float else repr(value)
+            shown = json_kind(value) if kind is not int and kind is not float else repr(value)
             raise RequestError(
                 422,
                 f"expected a number of seconds >= 0, got {shown}",
@@ -365,7 +365,7 @@ def _timestamp(value: Any, where: Any) -> float | None:
                 422, f"expected a time at or after 1970, got {value[:64]!r}", where()
             )
         return stamp
-    raise RequestError(422, f"expected a number or a string, got {_kind(value)}", where())
+    raise RequestError(422, f"expected a number or a string, got {json_kind(value)}", where())
 
 
 def _check_feature_count(count: int, max_features: int | None, location: str) -> None:
@@ -463,7 +463,7 @@ def _typed_cells(cells: list[str], declared: FeatureKind | None) -> list[Any]:
     return [cell if cell != "" else None for cell in cells]
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     """The JSON name of a value's type, for error messages."""
     if value is None:
         return "null"

@@ -8,18 +8,21 @@ does. Tensor-style inputs carry no column names; `?feature_names=a,b,c` supplies
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from exporter.api.deps import ModelName, SettingsDep, StoreDep, read_body
+from exporter.config import Settings
 from exporter.decoding import JSON, PredictionBatch, media_type
 from exporter.errors import RequestError
 from exporter.formats import Record, records_from_mlflow, records_from_oip
 from exporter.formats.cloudevents import CloudEventJoiner, parse_event
 from exporter.names import check_feature_name
 from exporter.schemas import ERROR_RESPONSES, Accepted
+from exporter.store import WindowStore
 
 #: Until settings carry them: unpaired logger events held, and how long one waits for its pair.
 CLOUDEVENT_MAX_PENDING = 10_000
@@ -93,15 +96,9 @@ async def post_mlflow(
 ) -> Response:
     """Log an MLflow scoring-server exchange: `{"request": <MLflow request>, "response":
     <MLflow response>}` (dataframe_split, dataframe_records, instances or inputs)."""
-    window = store.get(model)
-    names, index = _feature_names(feature_names), _output_index(output_index)
-    media_type(request.headers.get("content-type"), (JSON,))
-    body = await read_body(request, settings.limits.max_body_bytes)
-    sent, answered = _envelope(body)
-    records = records_from_mlflow(
-        sent, answered, feature_names=names, output_name=output, output_index=index
+    return await _log_exchange(
+        records_from_mlflow, model, request, store, settings, feature_names, output, output_index
     )
-    return _accepted(window.append(_batch(records, settings.limits.max_records_per_request)))
 
 
 @router.post(
@@ -122,14 +119,28 @@ async def post_oip(
 ) -> Response:
     """Log an Open Inference Protocol (KServe V2, Triton, MLServer) exchange: `{"request":
     <inference request>, "response": <inference response>}`."""
+    return await _log_exchange(
+        records_from_oip, model, request, store, settings, feature_names, output, output_index
+    )
+
+
+async def _log_exchange(
+    convert: Callable[..., list[Record]],
+    model: str,
+    request: Request,
+    store: WindowStore,
+    settings: Settings,
+    feature_names: str | None,
+    output: str | None,
+    output_index: str | None,
+) -> Response:
+    """Read a `{"request", "response"}` envelope, convert it whole, then append it."""
     window = store.get(model)
     names, index = _feature_names(feature_names), _output_index(output_index)
     media_type(request.headers.get("content-type"), (JSON,))
     body = await read_body(request, settings.limits.max_body_bytes)
     sent, answered = _envelope(body)
-    records = records_from_oip(
-        sent, answered, feature_names=names, output_name=output, output_index=index
-    )
+    records = convert(sent, answered, feature_names=names, output_name=output, output_index=index)
     return _accepted(window.append(_batch(records, settings.limits.max_records_per_request)))
 
 

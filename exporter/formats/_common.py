@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NoReturn, TypedDict
 
+from exporter.decoding import json_kind as kind
 from exporter.errors import RequestError
 
 
@@ -30,23 +31,6 @@ class Record(_RecordFields, total=False):
 def fail(detail: str, location: str) -> NoReturn:
     """A 422 at `location`: the payload is JSON, but not the shape the format defines."""
     raise RequestError(422, detail, location)
-
-
-def kind(value: Any) -> str:
-    """The JSON name of a value's type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def expect_object(value: Any, location: str) -> dict[str, Any]:

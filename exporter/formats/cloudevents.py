@@ -29,9 +29,15 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http
 from cloudevents.core.exceptions import BaseCloudEventException, CloudEventValidationError
 from cloudevents.core.formats.json import JSONFormat
 
+from exporter.decoding import json_kind as kind
 from exporter.errors import RequestError
 from exporter.formats import mlflow, oip
-from exporter.formats._common import Record, fail, kind, pair, row_ids
+from exporter.formats._common import (
+    Record,
+    fail,
+    pair,
+    row_ids,
+)
 from exporter.names import MODEL_NAME
 
 REQUEST_TYPE_SUFFIX = ".inference.request"

@@ -22,13 +22,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from exporter.decoding import json_kind as kind
 from exporter.formats._common import (
     Record,
     columns_to_features,
     expect_array,
     expect_object,
     fail,
-    kind,
     pair,
     row_ids,
     rows_to_features,

@@ -27,12 +27,12 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from exporter.decoding import json_kind as kind
 from exporter.formats._common import (
     Record,
     expect_array,
     expect_object,
     fail,
-    kind,
     optional_id,
     pair,
     row_ids,
