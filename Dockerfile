@@ -18,6 +18,8 @@ WORKDIR /app
 # Metadata first, then the package: `pip install .` needs both.
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
+# The example model server and its traffic, for the compose demo (not installed as a package).
+COPY examples ./examples
 RUN pip install . \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin drift
 

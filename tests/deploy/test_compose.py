@@ -13,7 +13,15 @@ from deploy_support import ALERTMANAGER_DIR, GRAFANA_DIR, PROMETHEUS_DIR, REPO_R
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
-SERVICES = {"sidecar", "prometheus", "alertmanager", "retrain-webhook", "grafana"}
+SERVICES = {
+    "sidecar",
+    "model-server",
+    "model-traffic",
+    "prometheus",
+    "alertmanager",
+    "retrain-webhook",
+    "grafana",
+}
 
 
 def _compose() -> dict[str, Any]:
@@ -184,3 +192,14 @@ def test_docker_compose_config_is_valid() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_example_model_services_run_modules_the_image_ships() -> None:
+    services = _compose()["services"]
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert "COPY examples ./examples" in dockerfile
+    assert services["model-server"]["command"][1] == "examples.model_server:create_app"
+    assert (REPO_ROOT / "examples" / "model_server.py").is_file()
+    assert services["model-traffic"]["command"][:3] == ["python", "-m", "examples.traffic"]
+    assert (REPO_ROOT / "examples" / "traffic.py").is_file()
+    assert services["model-server"]["environment"]["DRIFT_SIDECAR_URL"] == "http://sidecar:9808"
