@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
+from exporter.compression import DeflatedText, deflate_once
 from exporter.concept import DETECTORS
 from exporter.errors import RejectReason
 from exporter.evaluator import ColumnReport, EvaluationReport
@@ -443,12 +444,13 @@ class RejectionCounter:
 
 
 class ReportBoard:
-    """The last report per model, and its exposition text rendered once per publication."""
+    """The last report per model, and its exposition text rendered (and deflated, for gzip
+    scrapes) once per publication."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._reports: dict[str, EvaluationReport] = {}
-        self._text = b""
+        self._rendered = deflate_once(b"")
 
     def get(self, model: str) -> EvaluationReport | None:
         return self._reports.get(model)
@@ -458,7 +460,12 @@ class ReportBoard:
 
     @property
     def text(self) -> bytes:
-        return self._text
+        return self._rendered.text
+
+    @property
+    def rendered(self) -> DeflatedText:
+        """The text and its deflate stream, swapped together so a scrape never mixes two."""
+        return self._rendered
 
     def publish(self, reports: Iterable[EvaluationReport]) -> None:
         """Replace these models' reports and re-render the drift families."""
@@ -475,7 +482,7 @@ class ReportBoard:
                 self._swap(updated)
 
     def _swap(self, reports: dict[str, EvaluationReport]) -> None:
-        self._text = render(reports)
+        self._rendered = deflate_once(render(reports))
         self._reports = reports
 
 

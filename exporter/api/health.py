@@ -8,6 +8,7 @@ from prometheus_client.exposition import generate_latest
 
 from exporter import __version__
 from exporter.api.deps import BoardDep, SchedulerDep
+from exporter.compression import gzip_with_suffix
 from exporter.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
@@ -45,6 +46,18 @@ async def readyz(scheduler: SchedulerDep) -> Response:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request, board: BoardDep) -> Response:
-    """Live counters rendered now, then the drift families rendered at the last evaluation."""
+    """Live counters rendered now, then the drift families rendered at the last evaluation.
+
+    gzip (what Prometheus asks for) splices the live part onto the drift families' deflate
+    stream made at evaluation time, so a scrape compresses only the live part."""
     live = generate_latest(request.app.state.registry)
-    return Response(live + board.text, media_type=CONTENT_TYPE)
+    rendered = board.rendered
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(
+            gzip_with_suffix(live, rendered),
+            media_type=CONTENT_TYPE,
+            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
+    return Response(
+        live + rendered.text, media_type=CONTENT_TYPE, headers={"Vary": "Accept-Encoding"}
+    )

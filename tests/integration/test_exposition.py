@@ -67,3 +67,22 @@ def test_promtool_accepts_the_metrics(client: TestClient, tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert result.stdout.decode() + result.stderr.decode() == ""  # no lint warnings either
+
+
+def test_gzip_scrapes_inflate_to_the_same_exposition(client: TestClient) -> None:
+    import gzip
+
+    plain_text = seeded_exposition(client)
+    with client.stream("GET", "/metrics", headers={"accept-encoding": "gzip"}) as compressed:
+        assert compressed.headers["content-encoding"] == "gzip"
+        assert compressed.headers["vary"] == "Accept-Encoding"
+        raw = b"".join(compressed.iter_raw())
+    # One gzip member: the stdlib checks its CRC and length while inflating it.
+    assert _without_created(gzip.decompress(raw).decode()) == plain_text
+    identity = client.get("/metrics", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in identity.headers
+    assert _without_created(identity.text) == plain_text
+
+
+def _without_created(text: str) -> str:
+    return "".join(line + "\n" for line in text.splitlines() if "_created" not in line)
