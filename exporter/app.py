@@ -6,6 +6,7 @@ app.state; nothing lives at module level, so tests can run many apps side by sid
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -72,6 +73,10 @@ def create_app(
         app.state.rejections = rejections
         app.state.evaluation_duration = duration
         app.state.scheduler = scheduler
+        # Everything built so far (modules, the app, restored state) lives as long as the
+        # process: keep it out of the cyclic collector, whose full passes over those ~100,000
+        # objects took ~30 ms each and showed up as latency spikes on /metrics.
+        gc.freeze()
         if run_scheduler:
             scheduler.start()
         if writer is not None:
