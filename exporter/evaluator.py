@@ -24,6 +24,7 @@ from exporter.config import DriftSettings, LabelSettings
 from exporter.groundtruth import performance_metrics
 from exporter.profile import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
 from exporter.stats import adjust_pvalues, chi2, compare_ecdfs, jensen_shannon, psi
+from exporter.stats.distance import in_reference_stds
 from exporter.stats.estimation import estimated_accuracy, estimated_roc_auc
 from exporter.store import ColumnWindow, TruthSnapshot, WindowSnapshot
 
@@ -356,8 +357,7 @@ def _numeric_statistics(
     sample = window.sample
     if sample is not None and len(sample) and len(column.sample_sorted):
         ecdf = compare_ecdfs(column.sample_sorted, sample)
-        scale = column.std if column.std > 0 else 1.0
-        wasserstein = ecdf.wasserstein / scale
+        wasserstein = in_reference_stds(ecdf.wasserstein, column.std)
         results.insert(1, _pvalue_result("ks", ecdf.ks_statistic, ecdf.ks_pvalue, drift))
         results.append(
             StatisticResult(

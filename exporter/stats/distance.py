@@ -95,7 +95,18 @@ def wasserstein_normalized(
     >>> wasserstein_normalized([5.0, 5.0], [7.0, 7.0], reference_std=0.0)
     2.0
     """
+    return in_reference_stds(wasserstein(reference_sorted, current), reference_std)
+
+
+def in_reference_stds(distance: float, reference_std: float) -> float:
+    """`distance` divided by `reference_std`, or by 1 for a constant reference (std 0).
+
+    The convention of :func:`wasserstein_normalized`, for a distance already computed (the
+    evaluator gets W1 from :func:`~exporter.stats.two_sample.compare_ecdfs`).
+
+    >>> in_reference_stds(3.0, 1.5), in_reference_stds(3.0, 0.0)
+    (2.0, 3.0)
+    """
     if not (math.isfinite(reference_std) and reference_std >= 0.0):
         raise ValueError(f"reference_std must be finite and >= 0, got {reference_std!r}")
-    scale = reference_std if reference_std > 0.0 else 1.0
-    return wasserstein(reference_sorted, current) / scale
+    return distance / (reference_std if reference_std > 0.0 else 1.0)
