@@ -240,7 +240,8 @@ def in_process_renders(scrapes: int) -> dict[str, Any]:
     reports = {}
     live_registry = CollectorRegistry(auto_describe=False)
     live_registry.register(LiveCollector(store, RejectionCounter()))
-    duration = evaluation_duration_histogram(live_registry)
+    evaluation_registry = CollectorRegistry(auto_describe=False)
+    duration = evaluation_duration_histogram(evaluation_registry)
     for i in range(MODELS):
         model = model_name(i)
         store.set_reference(common.build_reference_profile(model, reference_body(i), settings))
@@ -249,7 +250,7 @@ def in_process_renders(scrapes: int) -> dict[str, Any]:
         report = evaluate(store.snapshot(model), settings.drift, MIN_RECORDS, time.time())
         duration.labels(model).observe(0.01)
         reports[model] = report
-    board = ReportBoard()
+    board = ReportBoard(evaluation_registry)
     board.publish(reports.values())
 
     registry = CollectorRegistry(auto_describe=False)

@@ -51,10 +51,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         registry = CollectorRegistry(auto_describe=False)
         store = WindowStore(settings, clock=clock)
-        board = ReportBoard()
+        # Rendered once per evaluation with the drift families, not per scrape.
+        evaluation_registry = CollectorRegistry(auto_describe=False)
+        duration = evaluation_duration_histogram(evaluation_registry)
+        board = ReportBoard(evaluation_registry)
         rejections = RejectionCounter()
         registry.register(LiveCollector(store, rejections))
-        duration = evaluation_duration_histogram(registry)
         scheduler = EvaluationScheduler(store, board, settings, duration, clock=clock, timer=timer)
         state: StateDirectory | None = None
         writer: SnapshotWriter | None = None

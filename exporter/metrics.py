@@ -2,9 +2,10 @@
 
 The drift families change once per evaluation, so `ReportBoard.publish` renders them to text
 once, in the evaluator's thread, and every scrape until the next evaluation serves those bytes.
-Only the live families (counters, build info, the evaluation-duration histogram) are rendered
-per scrape. Every family is built fresh from immutable data, so a deleted model or a feature
-removed from a new reference disappears from /metrics instead of lingering as a stale series.
+The evaluation-duration histogram changes only then too, so it is rendered with them. Only the
+live families (counters, build info) are rendered per scrape. Every family is built fresh from
+immutable data, so a deleted model or a feature removed from a new reference disappears from
+/metrics instead of lingering as a stale series.
 """
 
 from __future__ import annotations
@@ -445,11 +446,16 @@ class RejectionCounter:
 
 class ReportBoard:
     """The last report per model, and its exposition text rendered (and deflated, for gzip
-    scrapes) once per publication."""
+    scrapes) once per publication.
 
-    def __init__(self) -> None:
+    `evaluation_registry` holds what changes only when models are evaluated (the
+    evaluation-duration histogram): it is rendered with the drift families, not per scrape.
+    """
+
+    def __init__(self, evaluation_registry: CollectorRegistry | None = None) -> None:
         self._lock = threading.Lock()
         self._reports: dict[str, EvaluationReport] = {}
+        self._evaluation_registry = evaluation_registry
         self._rendered = deflate_once(b"")
 
     def get(self, model: str) -> EvaluationReport | None:
@@ -475,6 +481,8 @@ class ReportBoard:
             self._swap(updated)
 
     def discard(self, model: str) -> None:
+        """Drop a deleted model's report and re-render (remove its evaluation-duration series
+        from the registry first; a model never published leaves the text as it is)."""
         with self._lock:
             if model in self._reports:
                 updated = dict(self._reports)
@@ -482,7 +490,10 @@ class ReportBoard:
                 self._swap(updated)
 
     def _swap(self, reports: dict[str, EvaluationReport]) -> None:
-        self._rendered = deflate_once(render(reports))
+        text = render(reports)
+        if self._evaluation_registry is not None:
+            text += generate_latest(self._evaluation_registry)
+        self._rendered = deflate_once(text)
         self._reports = reports
 
 

@@ -101,11 +101,11 @@ async def delete_model(
 ) -> Response:
     """Forget a model: its reference, window, counters and series."""
     store.delete(model)
-    board.discard(model)
-    if request.app.state.state_directory is not None:
-        request.app.state.state_directory.remove(model)
     with suppress(KeyError):  # never evaluated: no histogram child to remove
         request.app.state.evaluation_duration.remove(model)
+    board.discard(model)  # re-renders without its report and duration series
+    if request.app.state.state_directory is not None:
+        request.app.state.state_directory.remove(model)
     return Response(status_code=204)
 
 
