@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from exporter.api.deps import ModelName, SettingsDep, StoreDep, read_body
-from exporter.decoding import JSON, NDJSON, decode_labels, decode_predictions, media_type
+from exporter.decoding import (
+    JSON,
+    NDJSON,
+    RecordReader,
+    labels_from_records,
+    media_type,
+    predictions_from_records,
+)
 from exporter.schemas import (
     ERROR_RESPONSES,
     Accepted,
@@ -20,7 +28,7 @@ from exporter.schemas import (
     json_body,
 )
 
-YIELD_AFTER_SECONDS = 0.001
+YIELD_AFTER_SECONDS = 0.0003
 
 router = APIRouter(prefix="/v1/models", tags=["ingest"])
 
@@ -39,16 +47,15 @@ async def post_predictions(
     window = store.get(model)
     media = media_type(request.headers.get("content-type"), (JSON, NDJSON))
     body = await read_body(request, settings.limits.max_body_bytes)
-    batch = decode_predictions(body, media, settings.limits.max_records_per_request)
+    reader = RecordReader(body, media, settings.limits.max_records_per_request)
+    await _in_steps(reader.steps())
+    batch = predictions_from_records(reader.records, reader.locate)
     prepared = window.prepare(batch)
-    started = time.perf_counter()
-    for _ in prepared.steps():
-        # Hand the event loop back about every millisecond: a scrape or probe arriving during
-        # a large batch waits for one step, not for the whole batch.
-        if time.perf_counter() - started > YIELD_AFTER_SECONDS:
-            await asyncio.sleep(0)
-            started = time.perf_counter()
-    accepted = window.commit(prepared)
+    await _in_steps(prepared.steps())
+    # Shielded: a request cancelled (say, at shutdown) while its batch is being counted still
+    # finishes counting it, never leaving half a batch in the window.
+    await asyncio.shield(_in_steps(window.commit_steps(prepared)))
+    accepted = len(batch)
     if batch.labels is not None:
         # Inline labels: their errors go through the concept-drift detectors off the loop.
         await run_in_threadpool(window.feed_detectors)
@@ -71,6 +78,18 @@ async def post_labels(
     window = store.get(model)
     media = media_type(request.headers.get("content-type"), (JSON, NDJSON))
     body = await read_body(request, settings.limits.max_body_bytes)
-    batch = decode_labels(body, media, settings.limits.max_records_per_request)
+    reader = RecordReader(body, media, settings.limits.max_records_per_request, key="labels")
+    await _in_steps(reader.steps())
+    batch = labels_from_records(reader.records, reader.locate)
     counts = await run_in_threadpool(window.add_labels, batch)
     return Response(orjson.dumps(counts._asdict()), status_code=202, media_type="application/json")
+
+
+async def _in_steps(steps: Iterable[None]) -> None:
+    """Run the steps, handing the event loop back about every millisecond: a scrape or probe
+    arriving during a large batch waits for one step, not for the whole batch."""
+    started = time.perf_counter()
+    for _ in steps:
+        if time.perf_counter() - started > YIELD_AFTER_SECONDS:
+            await asyncio.sleep(0)
+            started = time.perf_counter()
