@@ -15,7 +15,7 @@ from exporter.decoding import PredictionBatch
 from exporter.errors import RequestError
 from exporter.profile import CategoricalProfile, NumericProfile, ReferenceProfile, build_profile
 from exporter.stats.binning import bin_counts
-from exporter.store import INVALID_REASONS, ModelWindow, WindowStore
+from exporter.store import COUNT_RECORDS, INVALID_REASONS, ModelWindow, WindowStore
 
 
 def _batch(
@@ -510,6 +510,91 @@ def test_appends_after_replace_profile_count_into_the_new_bins(fake_clock: Any) 
     assert snapshot.records == 2
     assert snapshot.columns[_column_index(new, "colour")].valid == 2
     assert window.counters.records == 7
+
+
+# counting in steps (the ingest route yields between them)
+
+
+def _mixed_records(count: int, seed: int) -> PredictionBatch:
+    rng = np.random.default_rng(seed)
+    colours = ["red", "green", "blue", "mauve", None]
+    return _batch(
+        [
+            {"x": float(rng.uniform(-1.5, 1.5)), "colour": colours[i % 5], "flag": bool(i % 2)}
+            for i in range(count)
+        ],
+        predictions=rng.random(count).tolist(),
+    )
+
+
+def _prepared(window: ModelWindow, batch: PredictionBatch) -> Any:
+    prepared = window.prepare(batch)
+    for _ in prepared.steps():
+        pass
+    return prepared
+
+
+def test_a_snapshot_between_commit_steps_sees_a_whole_prefix_of_the_batch(
+    fake_clock: Any,
+) -> None:
+    profile = _mixed_profile()
+    batch = _mixed_records(3 * COUNT_RECORDS + 17, seed=4)
+    window = _window(profile, fake_clock, max_records=None, duration_seconds=3600.0)
+    steps = window.commit_steps(_prepared(window, batch))
+    seen = []
+    for _ in steps:
+        snapshot = window.snapshot()
+        seen.append(snapshot.records)
+        # Every column has counted exactly the same records: the first `records` of the batch.
+        prefix = _window(profile, fake_clock, max_records=None, duration_seconds=3600.0)
+        prefix.append(
+            _batch(batch.features[: snapshot.records], batch.predictions[: snapshot.records])
+        )
+        for ours, theirs in zip(snapshot.columns, prefix.snapshot().columns, strict=True):
+            np.testing.assert_array_equal(ours.counts, theirs.counts)
+            assert (ours.missing, ours.type_mismatch, ours.unseen, ours.out_of_range) == (
+                theirs.missing,
+                theirs.type_mismatch,
+                theirs.unseen,
+                theirs.out_of_range,
+            )
+        assert window.counters.records == 0  # the counters move in the last step
+    assert seen == [COUNT_RECORDS, 2 * COUNT_RECORDS, 3 * COUNT_RECORDS]
+    assert window.records == window.counters.records == len(batch)
+
+
+def test_stepwise_and_one_go_commits_count_the_same(fake_clock: Any) -> None:
+    profile = _mixed_profile()
+    batches = [_mixed_records(size, seed) for seed, size in enumerate((1, 700, 1_300, 0, 64))]
+    one_go = _window(profile, fake_clock, max_records=2_000, slices=4)
+    stepwise = _window(profile, fake_clock, max_records=2_000, slices=4)
+    for batch in batches:
+        one_go.append(batch)
+        for _ in stepwise.commit_steps(_prepared(stepwise, batch)):
+            pass
+    ours, theirs = one_go.snapshot(), stepwise.snapshot()
+    assert ours.records == theirs.records
+    for a, b in zip(ours.columns, theirs.columns, strict=True):
+        np.testing.assert_array_equal(a.counts, b.counts)
+    assert one_go.counters == stepwise.counters
+
+
+def test_a_reference_replaced_between_commit_steps_gets_the_rest_in_its_bins(
+    fake_clock: Any,
+) -> None:
+    window = _window(_mixed_profile(), fake_clock, max_records=None, duration_seconds=3600.0)
+    batch = _mixed_records(2 * COUNT_RECORDS + 5, seed=5)
+    steps = window.commit_steps(_prepared(window, batch))
+    next(steps)
+    new = _profile(columns={"x": np.random.default_rng(6).normal(size=500).tolist()})
+    window.replace_profile(new)  # drops the first COUNT_RECORDS records with the old window
+    for _ in steps:
+        pass
+    snapshot = window.snapshot()
+    assert snapshot.profile is new
+    assert snapshot.records == len(batch) - COUNT_RECORDS
+    assert snapshot.columns[0].valid == len(batch) - COUNT_RECORDS
+    assert window.counters.records == len(batch)
 
 
 # snapshots
