@@ -304,7 +304,7 @@ class ModelWindow:
                     self._count(current, prepared, start, start + room)
                     start += room
                 if start >= total:
-                    self._count_batch_extras(batch, prepared.complete)
+                    self._count_batch_extras(batch, prepared.all_present)
                     self._count_truth(batch, now)
                     return
             yield
@@ -497,19 +497,18 @@ class ModelWindow:
         invalid["out_of_range"] += outside
         invalid["unseen_category"] += unseen
 
-    def _count_batch_extras(
-        self, batch: PredictionBatch, complete: list[tuple[Any, ...]] | None
-    ) -> None:
-        """Records, unknown features and the newest timestamp; `complete` as from _encode.
+    def _count_batch_extras(self, batch: PredictionBatch, all_present: bool) -> None:
+        """Records, unknown features and the newest timestamp.
 
-        When every record has every reference feature, a record has unknown features exactly
-        when it has more keys than the reference has features, so counting keys suffices.
+        When every record has every reference feature (`all_present`), a record has unknown
+        features exactly when it has more keys than the reference has features, so counting
+        keys suffices.
         """
         counters = self.counters
         counters.records += len(batch)
         names = self.profile.feature_names
         keys = sum(map(len, batch.features))
-        if keys > len(names) * len(batch) or (keys and complete is None):
+        if keys > len(names) * len(batch) or (keys and not all_present):
             known = set(names)
             counters.invalid["unknown_feature"] += sum(
                 len(values.keys() - known) for values in batch.features
@@ -557,33 +556,6 @@ class ModelWindow:
         return np.concatenate(chosen)
 
 
-def _complete_rows(
-    features: list[dict[str, Any]], names: tuple[str, ...]
-) -> Iterator[list[Any] | None]:
-    """Every record's values of `names` (one C-level lookup per record), GATHER_RECORDS
-    records per step; each step yields the rows so far, or None once some record lacks a name
-    (or there is nothing to gather), and the caller falls back to per-value lookups."""
-    if not names or not features:
-        yield None
-        return
-    getter = itemgetter(*names)
-    rows: list[Any] = []
-    for start in range(0, len(features), GATHER_RECORDS):
-        try:
-            rows.extend(map(getter, features[start : start + GATHER_RECORDS]))
-        except KeyError:
-            yield None
-            return
-        yield rows
-
-
-def _transposed(rows: list[Any], width: int) -> list[tuple[Any, ...]]:
-    """Rows of `width` values (a bare value when width is 1, as itemgetter gives) as columns."""
-    if width == 1:
-        return [tuple(rows)]
-    return list(zip(*rows, strict=True))
-
-
 class ColumnLayout:
     """Where each column's codes land in one bincount over all columns of a batch.
 
@@ -607,22 +579,21 @@ class ColumnLayout:
         self.sampled = np.flatnonzero(self.numeric).tolist()
 
 
-#: Records whose feature values are gathered per step (~0.15 ms at 50 features).
-GATHER_RECORDS = 256
-
-
 class PreparedBatch:
     """A batch being encoded against one profile: one code per record per column.
 
-    `steps()` gathers a few hundred records or encodes one column per step, so a caller on the
-    event loop can yield between steps and a large batch never blocks other requests for long;
-    `ModelWindow.commit` then counts the codes under the lock.
+    `steps()` gathers and encodes one column per step, so a caller on the event loop can yield
+    between steps and a large batch never blocks other requests for long; `ModelWindow.commit`
+    then counts the codes under the lock. A column is gathered with one C-level lookup per
+    record (`map(itemgetter(name), ...)`) unless some record lacks it; gathering by column
+    builds no per-record tuples, which kept the cyclic GC busy.
     """
 
     def __init__(self, profile: ReferenceProfile, batch: PredictionBatch) -> None:
         self.profile = profile
         self.batch = batch
-        self.complete: list[tuple[Any, ...]] | None = None
+        self.all_present = True
+        """Whether every record had every reference feature (known once the steps are done)."""
         self.encoded: list[EncodedColumn] = []
         self.layout = ColumnLayout(profile)
         self.offset_codes: NDArray[np.intp] = np.empty((0, 0), dtype=np.intp)
@@ -632,23 +603,16 @@ class PreparedBatch:
     def steps(self) -> Iterator[None]:
         profile, batch = self.profile, self.batch
         features = batch.features
-        gathered: list[Any] | None = None
-        for gathered in _complete_rows(features, profile.feature_names):
-            if gathered is None:
-                break
-            yield
-        complete = None
-        if gathered is not None:
-            complete = _transposed(gathered, len(profile.feature_names))
-        self.complete = complete
-        for i, column in enumerate(profile.columns):
+        for column in profile.columns:
+            raw: Sequence[Any]
             if column is profile.prediction:
-                raw: Sequence[Any] = batch.predictions
-            elif complete is not None:
-                raw = complete[i]
+                raw = batch.predictions
             else:
-                name = column.name
-                raw = [values.get(name, ABSENT) for values in features]
+                try:
+                    raw = list(map(itemgetter(column.name), features))
+                except KeyError:
+                    self.all_present = False
+                    raw = [values.get(column.name, ABSENT) for values in features]
             if isinstance(column, NumericProfile):
                 self.encoded.append(
                     encode_numeric(raw, column.edges, column.minimum, column.maximum)
