@@ -16,6 +16,7 @@ from exporter.decoding import (
     RecordReader,
     decode_labels,
     decode_predictions,
+    decode_reference,
 )
 from exporter.errors import RequestError
 
@@ -81,7 +82,7 @@ def test_a_body_up_to_the_whole_parse_size_is_one_step(records: list[dict[str, A
     body = _body(records[:300])
     assert PIECE_BYTES < len(body) <= WHOLE_PARSE_BYTES
     reader = RecordReader(body, JSON, 1_000)
-    assert _steps(reader) == 0
+    assert _steps(reader) == 1
     assert reader.records == records[:300]
 
 
@@ -180,3 +181,38 @@ def test_large_label_bodies_are_read_in_pieces_too() -> None:
     batch = decode_labels(body, JSON, 10_000)
     assert batch.ids == [label["id"] for label in labels]
     assert batch.labels == [label["label"] for label in labels]
+
+
+def _reference(body: bytes) -> Any:
+    return decode_reference(
+        body, JSON, 100_000, prediction_column="prediction", label_column="label", declared={}
+    )
+
+
+def test_a_large_reference_is_read_piece_by_piece_into_the_same_table(
+    records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [
+        {"features": record["features"], "prediction": record["prediction"]} for record in records
+    ]
+    # A feature that first appears late, and a label on one row only.
+    rows[850]["features"]["late"] = "x"
+    rows[990]["label"] = 1
+    body = _body(rows)
+    assert len(body) > WHOLE_PARSE_BYTES + PIECE_BYTES
+    table = _reference(body)
+    expected = _whole(monkeypatch, _reference, body)
+    assert table == expected
+    assert list(table.columns)[-1] == "late"
+    assert table.columns["late"][849:852] == [decoding.ABSENT, "x", decoding.ABSENT]
+    assert table.labels is not None and table.labels[990] == 1 and table.labels[0] is None
+    assert table.rows == RECORDS
+
+
+def test_a_bad_reference_row_late_in_a_large_body_is_named_by_its_index(
+    records: list[dict[str, Any]],
+) -> None:
+    rows = [{"features": record["features"]} for record in records]
+    rows[977] = {"features": {"x": 1}, "id": "no ids in a reference"}
+    error = _error(_reference, _body(rows))
+    assert (error.status, error.location) == (422, "records[977]")
