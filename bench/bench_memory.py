@@ -13,7 +13,10 @@
    parse is transient, but it is part of the peak).
 2. The real server: `drift-exporter serve` with the same settings, the same references and
    traffic over HTTP, POST /evaluate for every model, one GET /metrics; VmRSS / VmHWM (peak)
-   from /proc/PID/status, against the server's own RSS right after it became ready.
+   from /proc/PID/status, against the server's own RSS right after it became ready. The
+   evaluation worker (a child forked at start-up, sharing the server's pages copy-on-write) is
+   measured too: its peak RSS, and what it holds privately (USS, from smaps_rollup) at the
+   end, which is what it adds to the machine's memory beside the server.
 
 Target: peak RSS <= 256 MB. The ratio printed is peak / baseline of the same process.
 """
@@ -50,6 +53,18 @@ def vm_kib(pid: int | str = "self") -> dict[str, int]:
         key, _, rest = line.partition(":")
         if key in ("VmRSS", "VmHWM", "RssAnon"):
             values[key] = int(rest.split()[0])
+    return values
+
+
+def private_kib(pid: int) -> dict[str, int]:
+    """Pss and private (USS) memory of a process, in KiB, from /proc/PID/smaps_rollup."""
+    values = {"Pss": 0, "Private": 0}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key == "Pss":
+            values["Pss"] = int(rest.split()[0])
+        elif key in ("Private_Clean", "Private_Dirty"):
+            values["Private"] += int(rest.split()[0])
     return values
 
 
@@ -146,49 +161,102 @@ def child() -> None:
 # --------------------------------------------------------------------------- the real server
 
 
+class TotalSampler:
+    """Samples the server's RSS plus its children's private memory every few ms, in a thread:
+    the peak of the sum is what the sidecar needs of the machine at once."""
+
+    def __init__(self, server: Any, every: float = 0.01) -> None:
+        import threading
+
+        self._server = server
+        self._every = every
+        self._stop = threading.Event()
+        self.peak_total = 0
+        self.peak_children_private = 0
+        self.at_peak = (0, 0)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TotalSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rss = vm_kib(self._server.pid)["VmRSS"]
+                children = sum(private_kib(pid)["Private"] for pid in self._server.child_pids())
+            except (OSError, ValueError, KeyError):
+                continue
+            if rss + children > self.peak_total:
+                self.peak_total = rss + children
+                self.at_peak = (rss, children)
+            self.peak_children_private = max(self.peak_children_private, children)
+            self._stop.wait(self._every)
+
+
 def through_server() -> dict[str, Any]:
+    with (
+        common.running_server(
+            settings_overrides() | {"evaluation_interval_seconds": 3_600}
+        ) as server,
+        TotalSampler(server) as sampler,
+    ):
+        result = _drive_server(server)
+    result["peak_total"] = sampler.peak_total
+    result["peak_worker_private"] = sampler.peak_children_private
+    result["at_peak"] = sampler.at_peak
+    return result
+
+
+def _drive_server(server: Any) -> dict[str, Any]:
     import asyncio
 
     import httpx
 
     pool = batch_pool()
-    with common.running_server(
-        settings_overrides() | {"evaluation_interval_seconds": 3_600}
-    ) as server:
-        ready = server.memory_kib()
-        for i in range(MODELS):
-            common.upload_reference(server.base, model_name(i), reference_body(i))
-        after_references = server.memory_kib()
+    ready = server.memory_kib()
+    for i in range(MODELS):
+        common.upload_reference(server.base, model_name(i), reference_body(i))
+    after_references = server.memory_kib()
 
-        async def fill() -> None:
-            headers = {"content-type": "application/json"}
-            async with httpx.AsyncClient(base_url=server.base, timeout=60) as client:
+    async def fill() -> None:
+        headers = {"content-type": "application/json"}
+        async with httpx.AsyncClient(base_url=server.base, timeout=60) as client:
 
-                async def one_model(i: int) -> None:
-                    for k in range(WINDOW_RECORDS // common.BATCH_RECORDS):
-                        response = await client.post(
-                            f"/v1/models/{model_name(i)}/predictions",
-                            content=pool[k % len(pool)],
-                            headers=headers,
-                        )
-                        response.raise_for_status()
-
-                for first in range(0, MODELS, 4):  # 4 models at a time, 4 connections
-                    await asyncio.gather(
-                        *(one_model(i) for i in range(first, min(first + 4, MODELS)))
+            async def one_model(i: int) -> None:
+                for k in range(WINDOW_RECORDS // common.BATCH_RECORDS):
+                    response = await client.post(
+                        f"/v1/models/{model_name(i)}/predictions",
+                        content=pool[k % len(pool)],
+                        headers=headers,
                     )
+                    response.raise_for_status()
 
-        started = time.perf_counter()
-        asyncio.run(fill())
-        fill_seconds = time.perf_counter() - started
-        after_fill = server.memory_kib()
-        with httpx.Client(base_url=server.base, timeout=120) as client:
-            for i in range(MODELS):
-                client.post(f"/v1/models/{model_name(i)}/evaluate").raise_for_status()
-            text = client.get("/metrics").text
-            windows = [m["window_records"] for m in client.get("/v1/models").json()["models"]]
-        final = server.memory_kib()
+            for first in range(0, MODELS, 4):  # 4 models at a time, 4 connections
+                await asyncio.gather(*(one_model(i) for i in range(first, min(first + 4, MODELS))))
+
+    started = time.perf_counter()
+    asyncio.run(fill())
+    fill_seconds = time.perf_counter() - started
+    after_fill = server.memory_kib()
+    with httpx.Client(base_url=server.base, timeout=120) as client:
+        for i in range(MODELS):
+            client.post(f"/v1/models/{model_name(i)}/evaluate").raise_for_status()
+        text = client.get("/metrics").text
+        windows = [m["window_records"] for m in client.get("/v1/models").json()["models"]]
+    final = server.memory_kib()
+    workers = server.child_pids()
+    worker = (
+        {**vm_kib(workers[0]), **private_kib(workers[0])}
+        if workers
+        else {"VmRSS": 0, "VmHWM": 0, "Pss": 0, "Private": 0}
+    )
     return {
+        "worker": worker,
         "ready": ready,
         "after_references": after_references,
         "after_fill": after_fill,
@@ -285,6 +353,14 @@ def main(argv: list[str] | None = None) -> int:
             f"server windows: {min(windows):,}-{max(windows):,} records; "
             f"/metrics {server['metrics_kib']} KiB"
         )
+        worker = server["worker"]
+        print(
+            f"evaluation worker (child process): peak RSS {mib(worker['VmHWM'])}, of which "
+            f"private {mib(worker['Private'])} at the end, {mib(server['peak_worker_private'])} "
+            "at most (the rest is the server's memory, shared copy-on-write). Peak of server "
+            f"RSS + worker private, sampled every 10 ms: {mib(server['peak_total'])} (server "
+            f"{mib(server['at_peak'][0])} + worker {mib(server['at_peak'][1])})"
+        )
 
     summary = common.Summary("memory")
     summary.add(
@@ -304,6 +380,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{peak / server['ready']['VmRSS']:.2f}x ready",
             "<= 256 MiB",
             common.yes_no(peak * 1024 <= TARGET_BYTES),
+        )
+        total = server["peak_total"]
+        summary.add(
+            "peak of server RSS + evaluation worker's private memory (sampled)",
+            mib(total),
+            f"worker private at most {mib(server['peak_worker_private'])}",
+            f"{total / server['ready']['VmRSS']:.2f}x ready",
+            "<= 256 MiB",
+            common.yes_no(total * 1024 <= TARGET_BYTES),
         )
     summary.write(args.summary_json)
     return 0

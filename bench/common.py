@@ -222,6 +222,11 @@ class Server:
                 values[key] = int(rest.split()[0])
         return values
 
+    def child_pids(self) -> list[int]:
+        """The server's child processes (the evaluation worker)."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

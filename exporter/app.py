@@ -23,6 +23,8 @@ from exporter.api import api_router
 from exporter.auth import BearerAuth, load_token
 from exporter.config import Settings
 from exporter.errors import RequestError
+from exporter.evaluator import EvaluationReport, evaluate
+from exporter.memory import release_freed_memory
 from exporter.metrics import (
     LiveCollector,
     PersistenceCollector,
@@ -33,6 +35,7 @@ from exporter.metrics import (
 from exporter.persistence import SnapshotWriter, StateDirectory
 from exporter.scheduler import EvaluationScheduler
 from exporter.store import WindowStore
+from exporter.worker import EvaluationWorker
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ def create_app(
         board = ReportBoard(evaluation_registry)
         rejections = RejectionCounter()
         registry.register(LiveCollector(store, rejections))
-        scheduler = EvaluationScheduler(store, board, settings, duration, clock=clock, timer=timer)
+        worker: EvaluationWorker | None = None
         state: StateDirectory | None = None
         writer: SnapshotWriter | None = None
         if settings.state_dir is not None:
@@ -74,11 +77,25 @@ def create_app(
         app.state.board = board
         app.state.rejections = rejections
         app.state.evaluation_duration = duration
-        app.state.scheduler = scheduler
         # Everything built so far (modules, the app, restored state) lives as long as the
         # process: keep it out of the cyclic collector, whose full passes over those ~100,000
-        # objects took ~30 ms each and showed up as latency spikes on /metrics.
+        # objects took ~30 ms each and showed up as latency spikes on /metrics. The start-up
+        # garbage goes first, and its pages back to the system: a page the server later reuses
+        # would otherwise become a private copy in the forked evaluation worker.
+        gc.collect()
+        release_freed_memory()
         gc.freeze()
+        if settings.evaluation_worker == "process":
+            # Forked after the freeze, before serving: the child shares the imported modules
+            # copy-on-write and inherits no socket or thread of the server.
+            worker = EvaluationWorker()
+            evaluator: Callable[..., EvaluationReport] = worker.evaluate
+        else:
+            evaluator = evaluate
+        scheduler = EvaluationScheduler(
+            store, board, settings, duration, clock=clock, timer=timer, evaluator=evaluator
+        )
+        app.state.scheduler = scheduler
         if run_scheduler:
             scheduler.start()
         if writer is not None:
@@ -87,6 +104,8 @@ def create_app(
             yield
         finally:
             scheduler.stop()
+            if worker is not None:
+                worker.close()
             if writer is not None:
                 writer.stop()  # the final snapshot of a graceful shutdown
 

@@ -163,6 +163,7 @@ class Settings(BaseSettings):
     port: int = Field(DEFAULT_PORT, ge=1, le=65_535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     evaluation_interval_seconds: float = Field(15.0, gt=0)
+    evaluation_worker: Literal["process", "thread"] = "process"
     min_records: int = Field(500, ge=1)
     prediction_column: str = "prediction"
     label_column: str = "label"

@@ -1,0 +1,163 @@
+"""Evaluation in a child process, so the statistics never compete with the event loop for the GIL.
+
+In a thread, evaluation starved the event loop: numpy releases the GIL around every array
+operation and takes it straight back, and each hand-back restarts the wait of the thread that
+asked for it, so a scrape arriving mid-evaluation waited 2-5 ms per GIL hand-over (measured),
+whatever `sys.setswitchinterval` said. A child process evaluates on the other core instead.
+
+The child is forked when the app starts (before it serves, with the modules already imported
+and shared copy-on-write), answers one evaluation at a time, and is replaced if it dies. The
+window snapshot goes to it as a pickle whose arrays travel out of band (pickle protocol 5:
+written straight from the arrays' memory, not copied into the pickle); the report comes back
+as an ordinary pickle. Nothing of a model stays in the child between evaluations.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+import traceback
+from contextlib import suppress
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from exporter.evaluator import EvaluationReport, evaluate
+from exporter.memory import release_freed_memory
+
+log = logging.getLogger(__name__)
+
+
+#: Added to the child's niceness (lower CPU priority than the server's threads).
+WORKER_NICENESS = 10
+
+
+class WorkerError(RuntimeError):
+    """The evaluation failed in the child (its traceback is the message) or the child died."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    traceback: str
+
+
+class EvaluationWorker:
+    """One child process running `exporter.evaluator.evaluate`; thread-safe (calls queue)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._context = multiprocessing.get_context("fork")
+        self._process: Any = None
+        self._connection: Connection | None = None
+        self._start()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def evaluate(self, *arguments: Any, **keywords: Any) -> EvaluationReport:
+        """`evaluate(*arguments, **keywords)` in the child; WorkerError if it fails there."""
+        buffers: list[pickle.PickleBuffer] = []
+        payload = pickle.dumps((arguments, keywords), protocol=5, buffer_callback=buffers.append)
+        with self._lock:
+            if self._connection is None or not self._process.is_alive():
+                self._restart("it was not running")
+            try:
+                self._send(payload, buffers)
+            except OSError as error:
+                # Dead before it read the request (so nothing can have made it die): once more.
+                self._restart(f"it was gone ({error!r})")
+                self._send(payload, buffers)
+            try:
+                reply = self._receive()
+            except (EOFError, OSError) as error:
+                self._restart(f"it died during an evaluation ({error!r})")
+                raise WorkerError(
+                    f"evaluation worker died during the evaluation: {error!r}"
+                ) from None
+        if isinstance(reply, _Failed):
+            raise WorkerError(reply.traceback)
+        report: EvaluationReport = reply
+        return report
+
+    def _send(self, payload: bytes, buffers: list[pickle.PickleBuffer]) -> None:
+        connection = self._connection
+        assert connection is not None
+        connection.send_bytes(len(buffers).to_bytes(4, "little") + payload)
+        for buffer in buffers:
+            connection.send_bytes(buffer.raw())
+
+    def _receive(self) -> Any:
+        connection = self._connection
+        assert connection is not None
+        return connection.recv()
+
+    def close(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            self._stop(timeout)
+
+    def _start(self) -> None:
+        parent, child = self._context.Pipe(duplex=True)
+        process = self._context.Process(
+            target=_serve, args=(child, parent), name="drift-evaluation-worker", daemon=True
+        )
+        process.start()
+        child.close()
+        self._process, self._connection = process, parent
+
+    def _restart(self, why: str) -> None:
+        log.warning("restarting the evaluation worker: %s", why)
+        self._stop(1.0)
+        self._start()
+
+    def _stop(self, timeout: float) -> None:
+        process, connection = self._process, self._connection
+        self._process = self._connection = None
+        if connection is not None:
+            with suppress(OSError):
+                connection.send_bytes(b"")  # the request to exit
+            connection.close()
+        if process is not None:
+            process.join(timeout)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout)
+
+
+def _serve(connection: Connection, parent_end: Connection) -> None:
+    """The child: evaluate what arrives until an empty message or the parent's end closes."""
+    parent_end.close()
+    # The parent decides when the child stops: Ctrl-C reaches the whole process group, and the
+    # handlers inherited from the server (uvicorn's) would only set a flag nobody reads here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Background work: where the cores are all busy, requests get the CPU first.
+    with suppress(OSError):
+        os.nice(WORKER_NICENESS)
+    while True:
+        try:
+            message = connection.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not message:
+            return
+        count = int.from_bytes(message[:4], "little")
+        try:
+            buffers = [connection.recv_bytes() for _ in range(count)]
+        except (EOFError, OSError):
+            return
+        try:
+            arguments, keywords = pickle.loads(message[4:], buffers=buffers)
+            reply: Any = evaluate(*arguments, **keywords)
+        except Exception:
+            reply = _Failed(traceback.format_exc())
+        try:
+            connection.send(reply)
+        except (EOFError, OSError):
+            return
+        del arguments, keywords, buffers, reply
+        release_freed_memory()  # the snapshot and the evaluation's temporaries

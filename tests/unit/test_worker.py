@@ -1,0 +1,149 @@
+"""The evaluation child process: the same reports as evaluating in-process, failures that say
+why, and a child that is replaced when it dies and stopped when the app stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from exporter.config import DriftSettings, ReferenceSettings, Settings
+from exporter.decoding import LabelBatch, PredictionBatch
+from exporter.evaluator import evaluate
+from exporter.profile import build_profile
+from exporter.store import ModelWindow, WindowSnapshot
+from exporter.worker import EvaluationWorker, WorkerError
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[EvaluationWorker]:
+    started = EvaluationWorker()
+    yield started
+    started.close()
+
+
+def _snapshot(seed: int = 0, shift: float = 0.4) -> WindowSnapshot:
+    """A window of numeric, categorical and boolean features, a score and labels, drifted."""
+    rng = np.random.default_rng(seed)
+    n = 3_000
+
+    def draw(size: int, offset: float) -> dict[str, Any]:
+        x = rng.normal(offset, 1.0, size)
+        return {
+            "x": x.tolist(),
+            "city": rng.choice(["Lyon", "Gent", "Turku", "Porto"], size).tolist(),
+            "vip": (rng.random(size) < 0.2).tolist(),
+            "score": (1.0 / (1.0 + np.exp(-x))).tolist(),
+            "label": (rng.random(size) < 0.5).astype(int).tolist(),
+        }
+
+    reference = draw(n, 0.0)
+    profile = build_profile(
+        "m",
+        {name: reference[name] for name in ("x", "city", "vip")},
+        reference["score"],
+        reference["label"],
+        declared={},
+        prediction_kind=None,
+        settings=ReferenceSettings(),
+    )
+    window = ModelWindow(profile, Settings(), lambda: NOW - 1.0)
+    live = draw(2_000, shift)
+    features = [
+        {"x": x, "city": city, "vip": vip}
+        for x, city, vip in zip(live["x"], live["city"], live["vip"], strict=True)
+    ]
+    ids: list[str | None] = [f"r{i}" for i in range(len(features))]
+    window.append(PredictionBatch(features, live["score"], ids, [None] * len(features)))
+    window.add_labels(LabelBatch([f"r{i}" for i in range(1_500)], live["label"][:1_500]))
+    return window.snapshot()
+
+
+def test_the_child_reports_exactly_what_evaluate_reports_in_process(
+    worker: EvaluationWorker,
+) -> None:
+    snapshot = _snapshot()
+    drift = DriftSettings(correction="benjamini_hochberg")
+    ours = worker.evaluate(snapshot, drift, 100, NOW, min_labels=50)
+    theirs = evaluate(snapshot, drift, 100, NOW, min_labels=50)
+    assert ours.to_dict() == theirs.to_dict()
+    assert ours.features_drifted == theirs.features_drifted >= 1
+    assert ours.performance is not None
+
+
+def test_a_failure_in_the_child_is_a_worker_error_with_its_traceback(
+    worker: EvaluationWorker,
+) -> None:
+    with pytest.raises(WorkerError, match="AttributeError"):
+        worker.evaluate(None, DriftSettings(), 100, NOW)
+    # ... and the child goes on serving.
+    assert worker.evaluate(_snapshot(1), DriftSettings(), 100, NOW).model == "m"
+
+
+def _dead(pid: int, timeout: float = 5.0) -> bool:
+    """Killed (a zombie until the worker reaps it: not reaped here)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_killed_child_is_replaced_on_the_next_evaluation() -> None:
+    worker = EvaluationWorker()
+    try:
+        first = worker.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert _dead(first)
+        report = worker.evaluate(_snapshot(2), DriftSettings(), 100, NOW)
+        assert report.status == "ok"
+        assert worker.pid not in (None, first)
+    finally:
+        worker.close()
+
+
+def test_a_child_that_dies_while_evaluating_is_a_worker_error_then_replaced() -> None:
+    worker = EvaluationWorker()
+    try:
+        first = worker.pid
+        assert first is not None
+        with pytest.raises(WorkerError, match="died during the evaluation"):
+            worker.evaluate(_snapshot(4), DriftSettings(), 100, NOW, min_labels=_Suicide())
+        assert worker.evaluate(_snapshot(4), DriftSettings(), 100, NOW).status == "ok"
+        assert worker.pid not in (None, first)
+    finally:
+        worker.close()
+
+
+class _Suicide(int):
+    """Kills the process that unpickles it: a child dying mid-evaluation."""
+
+    def __reduce__(self) -> Any:
+        return (os._exit, (3,))
+
+
+def test_the_child_ignores_ctrl_c_and_stops_when_closed() -> None:
+    worker = EvaluationWorker()
+    pid = worker.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGINT)  # what Ctrl-C sends the whole process group
+    time.sleep(0.1)
+    assert worker.evaluate(_snapshot(3), DriftSettings(), 100, NOW).status == "ok"
+    worker.close()
+    assert worker.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
