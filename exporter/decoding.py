@@ -184,9 +184,7 @@ def decode_reference(
     has_prediction = has_label = False
     rows = 0
     for first, piece in reader.pieces():
-        features, keys = _check_records(
-            piece, REFERENCE_KEYS, lambda i, first=first: reader.locate(first + i)
-        )
+        features, keys = _check_records(piece, REFERENCE_KEYS, _shifted(reader.locate, first))
         names = dict.fromkeys(columns)
         for row in features:
             names.update(dict.fromkeys(row))
@@ -278,6 +276,11 @@ class RecordReader:
                 raise RequestError(400, f"invalid JSON: {error}", "body") from None
             yield start, piece
             start = stop
+
+
+def _shifted(locate: Locate, first: int) -> Locate:
+    """Names item i of a piece that starts at item `first` of the body."""
+    return lambda i: locate(first + i)
 
 
 def _item_locator(key: str) -> Locate:

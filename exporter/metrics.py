@@ -10,9 +10,11 @@ immutable data, so a deleted model or a feature removed from a new reference dis
 
 from __future__ import annotations
 
+import gc
+import logging
 import math
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -37,6 +39,8 @@ from exporter.store import INVALID_REASONS
 if TYPE_CHECKING:
     from exporter.persistence import StateDirectory
     from exporter.store import ModelWindow, WindowStore
+
+log = logging.getLogger(__name__)
 
 #: Text format 0.0.4: what every Prometheus since 2.0 parses.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -456,7 +460,13 @@ class ReportBoard:
         self._lock = threading.Lock()
         self._reports: dict[str, EvaluationReport] = {}
         self._evaluation_registry = evaluation_registry
+        self._renderer: Callable[[Mapping[str, EvaluationReport]], bytes] = render
         self._rendered = deflate_once(b"")
+
+    def render_with(self, renderer: Callable[[Mapping[str, EvaluationReport]], bytes]) -> None:
+        """Render through `renderer` (the evaluation worker's) instead of in this process; if
+        it fails, the board renders here and says so in the log."""
+        self._renderer = renderer
 
     def get(self, model: str) -> EvaluationReport | None:
         return self._reports.get(model)
@@ -490,7 +500,11 @@ class ReportBoard:
                 self._swap(updated)
 
     def _swap(self, reports: dict[str, EvaluationReport]) -> None:
-        text = render(reports)
+        try:
+            text = self._renderer(reports)
+        except Exception:
+            log.exception("rendering through the worker failed; rendering in-process")
+            text = render(reports)
         if self._evaluation_registry is not None:
             text += generate_latest(self._evaluation_registry)
         self._rendered = deflate_once(text)
@@ -498,9 +512,21 @@ class ReportBoard:
 
 
 def render(reports: Mapping[str, EvaluationReport]) -> bytes:
+    """The drift families' exposition text.
+
+    Rendering 4,000 series builds ~20,000 short-lived objects; cyclic-GC passes in the middle
+    would walk and promote them all (and hold the GIL the event loop is waiting for), so the
+    collector waits until they are freed, by reference counting, at the end.
+    """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DriftCollector(reports))
-    return generate_latest(registry)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return generate_latest(registry)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def evaluation_duration_histogram(registry: CollectorRegistry) -> Histogram:

@@ -8,12 +8,10 @@ rendered.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 
 from prometheus_client import Histogram
@@ -26,36 +24,11 @@ from exporter.store import ModelWindow, WindowStore
 
 log = logging.getLogger(__name__)
 
-
-_pause_lock = threading.Lock()
-_pauses = 0
-_resume = False
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic-GC pass while an evaluation runs and renders.
-
-    Evaluating and rendering 10 models x 50 features allocates tens of thousands of objects that
-    live for the length of the cycle: collector passes during it kept promoting them, and the
-    full collections that followed (5 ms on average, up to 13 ms, found nothing to free) ran
-    on whichever thread allocated next, mostly the event loop's. None of it is cyclic garbage:
-    it is freed by reference counting when the cycle ends, and the collector resumes then.
-    Nested and concurrent pauses (a POST /evaluate during a cycle) resume it once, at the last.
-    """
-    global _pauses, _resume
-    with _pause_lock:
-        if _pauses == 0:
-            _resume = gc.isenabled()  # left off if it was off before
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()
+#: A pause that lets a thread waiting for the GIL (the event loop's) take it. numpy gives the GIL
+#: up and takes it back around each array operation, and every such hand-back restarts the
+#: waiting thread's switch interval, so a run of numpy work (a snapshot: ~0.8 ms) can starve the
+#: event loop for all of it; pausing before and after each keeps the wait to one run.
+HAND_OVER_SECONDS = 0.0001
 
 
 class EvaluationScheduler:
@@ -100,18 +73,16 @@ class EvaluationScheduler:
 
     def run_once(self) -> list[EvaluationReport]:
         """Evaluate every model and publish all reports together (one render per cycle)."""
-        with collector_paused():
-            reports = [self._evaluate(model, window) for model, window in self._store.windows()]
-            # A model deleted while the cycle ran must not come back through its last report.
-            self._board.publish([report for report in reports if report.model in self._store])
+        reports = [self._evaluate(model, window) for model, window in self._store.windows()]
+        # A model deleted while the cycle ran must not come back through its last report.
+        self._board.publish([report for report in reports if report.model in self._store])
         release_freed_memory()  # the snapshots, pickles and render of the cycle
         return reports
 
     def evaluate_now(self, model: str) -> EvaluationReport:
         """Evaluate one model now and publish it; raises RequestError for an unknown model."""
-        with collector_paused():
-            report = self._evaluate(model, self._store.get(model))
-            self._board.publish([report])
+        report = self._evaluate(model, self._store.get(model))
+        self._board.publish([report])
         release_freed_memory()
         return report
 
@@ -121,8 +92,11 @@ class EvaluationScheduler:
         started = self._timer()
         try:
             window.feed_detectors()  # errors of pairs no request has fed yet, if any
+            time.sleep(HAND_OVER_SECONDS)
+            snapshot = window.snapshot()
+            time.sleep(HAND_OVER_SECONDS)
             report = self._evaluator(
-                window.snapshot(),
+                snapshot,
                 settings.drift,
                 min_records,
                 self._clock(),

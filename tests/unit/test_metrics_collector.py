@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -332,6 +333,31 @@ def test_report_board_publish_renders_the_text_once(
     assert board.get("alpha") is ok_report
     assert board.get("beta") is waiting_report
     assert board.text == render({"alpha": ok_report, "beta": waiting_report})
+
+
+def test_report_board_renders_through_its_renderer_and_here_if_that_fails(
+    ok_report: EvaluationReport, caplog: pytest.LogCaptureFixture
+) -> None:
+    board = ReportBoard()
+    seen: list[list[str]] = []
+
+    def elsewhere(reports: Mapping[str, EvaluationReport]) -> bytes:
+        seen.append(sorted(reports))
+        return render(reports)
+
+    board.render_with(elsewhere)
+    board.publish([ok_report])
+    assert seen == [["alpha"]]
+    assert board.text == render({"alpha": ok_report})
+
+    def broken(reports: Mapping[str, EvaluationReport]) -> bytes:
+        raise RuntimeError("worker gone")
+
+    board.render_with(broken)
+    board.discard("alpha")
+    board.publish([ok_report])
+    assert board.text == render({"alpha": ok_report})
+    assert "rendering in-process" in caplog.text
 
 
 def test_report_board_publish_replaces_only_the_models_it_is_given(

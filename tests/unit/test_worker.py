@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from exporter.config import DriftSettings, ReferenceSettings, Settings
 from exporter.decoding import LabelBatch, PredictionBatch
 from exporter.evaluator import evaluate
+from exporter.metrics import render
 from exporter.profile import build_profile
 from exporter.store import ModelWindow, WindowSnapshot
 from exporter.worker import EvaluationWorker, WorkerError
@@ -121,7 +123,7 @@ def test_a_child_that_dies_while_evaluating_is_a_worker_error_then_replaced() ->
     try:
         first = worker.pid
         assert first is not None
-        with pytest.raises(WorkerError, match="died during the evaluation"):
+        with pytest.raises(WorkerError, match="died during evaluate"):
             worker.evaluate(_snapshot(4), DriftSettings(), 100, NOW, min_labels=_Suicide())
         assert worker.evaluate(_snapshot(4), DriftSettings(), 100, NOW).status == "ok"
         assert worker.pid not in (None, first)
@@ -147,3 +149,16 @@ def test_the_child_ignores_ctrl_c_and_stops_when_closed() -> None:
     assert worker.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_the_child_renders_the_same_exposition_text_as_this_process(
+    worker: EvaluationWorker,
+) -> None:
+    reports = {
+        model: evaluate(_snapshot(seed), DriftSettings(), 100, NOW)
+        for seed, model in enumerate(("m", "n"))
+    }
+    reports["n"] = replace(reports["n"], model="n")
+    text = worker.render(reports)
+    assert text == render(reports)
+    assert b'drift_feature_psi{feature="x",model="n"}' in text
