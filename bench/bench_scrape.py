@@ -7,7 +7,8 @@ numeric prediction) and min_records 100, so every drift gauge is published: abou
 per-feature statistic and quality series. The references have 10,000 rows each; reference
 size does not change what /metrics renders.
 
-Two servers, because the evaluator thread shares the GIL with the event loop:
+Two servers, because evaluation (a scheduler thread in the server, the evaluation worker
+process beside it) shares the server's GIL and the machine's cores:
 
 * evaluation between scrapes: the models are evaluated once (POST /evaluate) and the interval
   is an hour, so no evaluation runs while scraping: the cost of the scrape path itself;
@@ -51,7 +52,7 @@ REFERENCE_ROWS = 10_000
 MIN_RECORDS = 100
 #: The scheduler never runs again within a phase: models are evaluated once by POST /evaluate.
 IDLE_EVALUATION_INTERVAL = 3_600.0
-#: Shorter than one cycle of the 10 models, so the evaluator thread is always busy.
+#: Shorter than one cycle of the 10 models, so an evaluation is always running.
 BUSY_EVALUATION_INTERVAL = 0.25
 STEADY_RECORDS_PER_SECOND = 20_000
 STEADY_PHASE = f"ingest {STEADY_RECORDS_PER_SECOND:,} rec/s"
@@ -385,14 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.scrapes} scrapes per phase at {args.rate:g}/s over keep-alive (http.client), each "
         f"followed by a /healthz; /metrics body {busy['bytes'] / 1024:.0f} KiB. "
-        f"ReportBoard.publish (render once per evaluation, in the evaluator thread) takes "
+        f"Rendering the drift families (once per evaluation cycle, in the evaluation worker) takes "
         f"{common.fmt_seconds(baseline['publish'])} for these 10 reports."
     )
     if cycle:
         print(
             f"One evaluation cycle of the 10 models takes ~{common.fmt_seconds(cycle)} on the "
             f"server under this load (mean {common.fmt_seconds(busy['mean_evaluation'])} per "
-            f"model): at the default 15 s interval the evaluator thread runs {cycle / 15:.0%} of "
+            f"model): at the default 15 s interval evaluation runs {cycle / 15:.0%} of "
             "the time, so about that share of scrapes sees the back-to-back figures."
         )
     for label, result in results.items():

@@ -27,8 +27,12 @@ from exporter.schemas import (
     PredictionsRequest,
     json_body,
 )
+from exporter.store import ModelWindow, PreparedBatch
 
-YIELD_AFTER_SECONDS = 0.0003
+#: Ingest hands the event loop back this often: a scrape waits at most one step beyond it.
+#: Measured: 0.3 ms cost 20-30 % of ingest throughput with 4 clients, 1 ms doubled the scrape
+#: latency under flat-out ingest (each loop turn ran a segment of every request in flight).
+YIELD_AFTER_SECONDS = 0.0005
 
 router = APIRouter(prefix="/v1/models", tags=["ingest"])
 
@@ -52,10 +56,7 @@ async def post_predictions(
     batch = predictions_from_records(reader.records, reader.locate)
     prepared = window.prepare(batch)
     await _in_steps(prepared.steps())
-    # Shielded: a request cancelled (say, at shutdown) while its batch is being counted still
-    # finishes counting it, never leaving half a batch in the window.
-    await asyncio.shield(_in_steps(window.commit_steps(prepared)))
-    accepted = len(batch)
+    accepted = await count_batch(window, prepared)
     if batch.labels is not None:
         # Inline labels: their errors go through the concept-drift detectors off the loop.
         await run_in_threadpool(window.feed_detectors)
@@ -83,6 +84,22 @@ async def post_labels(
     batch = labels_from_records(reader.records, reader.locate)
     counts = await run_in_threadpool(window.add_labels, batch)
     return Response(orjson.dumps(counts._asdict()), status_code=202, media_type="application/json")
+
+
+async def count_batch(window: ModelWindow, prepared: PreparedBatch) -> int:
+    """Count an encoded batch into the window in steps; returns how many records it held.
+
+    Cancelled (say, at shutdown) while counting, it finishes counting before it re-raises:
+    a batch is never left half counted.
+    """
+    counting = window.commit_steps(prepared)
+    try:
+        await _in_steps(counting)
+    except asyncio.CancelledError:
+        for _ in counting:
+            pass
+        raise
+    return len(prepared.batch)
 
 
 async def _in_steps(steps: Iterable[None]) -> None:

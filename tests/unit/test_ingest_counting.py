@@ -1,0 +1,66 @@
+"""The ingest route's counting: a request cancelled mid-batch still counts the whole batch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+
+from exporter.api import ingest
+from exporter.config import ReferenceSettings, Settings
+from exporter.decoding import PredictionBatch
+from exporter.profile import build_profile
+from exporter.store import COUNT_RECORDS, ModelWindow
+
+
+def _window() -> ModelWindow:
+    rng = np.random.default_rng(0)
+    profile = build_profile(
+        "m",
+        {"x": rng.normal(size=500).tolist(), "c": ["a", "b"] * 250},
+        None,
+        None,
+        declared={},
+        prediction_kind=None,
+        settings=ReferenceSettings(),
+    )
+    return ModelWindow(profile, Settings(window={"max_records": None}), lambda: 1_800_000_000.0)
+
+
+def _batch(size: int) -> PredictionBatch:
+    rng = np.random.default_rng(1)
+    features = [{"x": float(v), "c": "ab"[i % 2]} for i, v in enumerate(rng.normal(size=size))]
+    return PredictionBatch(features, [None] * size, [None] * size, [None] * size)
+
+
+def test_a_batch_cancelled_while_being_counted_is_counted_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ingest, "YIELD_AFTER_SECONDS", 0.0)  # hand the loop back every step
+    window = _window()
+    batch = _batch(3 * COUNT_RECORDS + 1)
+    prepared = window.prepare(batch)
+    for _ in prepared.steps():
+        pass
+
+    async def cancel_mid_batch() -> Any:
+        task = asyncio.ensure_future(ingest.count_batch(window, prepared))
+        await asyncio.sleep(0)  # the first counting step runs, then the task yields
+        assert 0 < window.records < len(batch)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_mid_batch())
+    assert window.records == window.counters.records == len(batch)
+
+
+def test_count_batch_returns_the_records_counted() -> None:
+    window = _window()
+    prepared = window.prepare(_batch(10))
+    for _ in prepared.steps():
+        pass
+    assert asyncio.run(ingest.count_batch(window, prepared)) == 10
+    assert window.records == 10
