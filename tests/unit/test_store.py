@@ -72,6 +72,11 @@ def _window(profile: ReferenceProfile, clock: Any, **window: Any) -> ModelWindow
     return ModelWindow(profile, Settings(window=window), clock)
 
 
+def _quality_counts(column: Any) -> tuple[int, int, int, int, int]:
+    """(missing, nan, type_mismatch, out_of_range, unseen) of a merged column."""
+    return (column.missing, column.nan, column.type_mismatch, column.out_of_range, column.unseen)
+
+
 def _column_index(profile: ReferenceProfile, name: str) -> int:
     return [c.name for c in profile.columns].index(name)
 
@@ -256,12 +261,7 @@ def test_complete_and_incomplete_batches_count_the_same_values_alike(fake_clock:
     incomplete.append(_batch([*records, {}]))
     for left, right in zip(complete.snapshot().columns, incomplete.snapshot().columns, strict=True):
         np.testing.assert_array_equal(left.counts, right.counts)
-        assert (left.nan, left.type_mismatch, left.out_of_range, left.unseen) == (
-            right.nan,
-            right.type_mismatch,
-            right.out_of_range,
-            right.unseen,
-        )
+        assert _quality_counts(left)[1:] == _quality_counts(right)[1:]
         assert right.missing == left.missing + 1
     assert complete.counters.invalid["unseen_category"] > 0
     assert complete.counters.invalid["out_of_range"] > 0
@@ -552,12 +552,7 @@ def test_a_snapshot_between_commit_steps_sees_a_whole_prefix_of_the_batch(
         )
         for ours, theirs in zip(snapshot.columns, prefix.snapshot().columns, strict=True):
             np.testing.assert_array_equal(ours.counts, theirs.counts)
-            assert (ours.missing, ours.type_mismatch, ours.unseen, ours.out_of_range) == (
-                theirs.missing,
-                theirs.type_mismatch,
-                theirs.unseen,
-                theirs.out_of_range,
-            )
+            assert _quality_counts(ours) == _quality_counts(theirs)
         assert window.counters.records == 0  # the counters move in the last step
     assert seen == [COUNT_RECORDS, 2 * COUNT_RECORDS, 3 * COUNT_RECORDS]
     assert window.records == window.counters.records == len(batch)
