@@ -21,10 +21,13 @@ NOW = 1_800_000_000.0
 
 
 def _children() -> set[int]:
-    path = Path(f"/proc/{os.getpid()}/task")
+    """This process's child processes (a child is listed under the thread that forked it)."""
     found: set[int] = set()
-    for task in path.iterdir():
-        found.update(int(pid) for pid in (task / "children").read_text().split())
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
     return found
 
 
