@@ -231,7 +231,7 @@ class RecordReader:
         self.max_records = max_records
         self.key = key
         self.records: list[Any] = []
-        self.locate: Locate = _item_locator(key)
+        self.locate: Locate = lambda i: f"{key}[{i}]"
 
     def read(self) -> tuple[list[Any], Locate]:
         """Every step at once: the records and a function naming record i."""
@@ -257,7 +257,7 @@ class RecordReader:
             return
         raws = _split_records(body, key) if len(body) > WHOLE_PARSE_BYTES else None
         if raws is None:
-            yield 0, _records(body, self.media, self.max_records, key)[0]
+            yield 0, _json_records(body, self.max_records, key)
             return
         _check_count(len(raws), self.max_records, key)
         yield 0, []  # a step boundary: the split itself takes ~0.1 ms per 100 KB
@@ -272,7 +272,7 @@ class RecordReader:
             except orjson.JSONDecodeError as error:
                 # Text msgspec took for JSON and orjson does not: orjson refuses the whole body
                 # too, and says where.
-                _records(body, self.media, self.max_records, key)
+                _json_records(body, self.max_records, key)
                 raise RequestError(400, f"invalid JSON: {error}", "body") from None
             yield start, piece
             start = stop
@@ -281,10 +281,6 @@ class RecordReader:
 def _shifted(locate: Locate, first: int) -> Locate:
     """Names item i of a piece that starts at item `first` of the body."""
     return lambda i: locate(first + i)
-
-
-def _item_locator(key: str) -> Locate:
-    return lambda i: f"{key}[{i}]"
 
 
 _SPLITTERS: dict[str, msgspec.json.Decoder[Any]] = {}
@@ -304,13 +300,8 @@ def _split_records(body: bytes, key: str) -> list[msgspec.Raw] | None:
     return raws
 
 
-def _records(
-    body: bytes, media: str, max_records: int, key: str = "records"
-) -> tuple[list[Any], Locate]:
-    """The list of objects under `key` (or NDJSON lines) and a function naming item i."""
-    if media == NDJSON:
-        records, lines = _ndjson(body, max_records, key)
-        return records, lambda i: f"line {lines[i]}"
+def _json_records(body: bytes, max_records: int, key: str) -> list[Any]:
+    """The list under `key` of a JSON `{key: [...]}` body, parsed in one call."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -326,15 +317,7 @@ def _records(
     if type(listed) is not list:
         raise RequestError(422, f"expected an array, got {json_kind(listed)}", key)
     _check_count(len(listed), max_records, key)
-    return listed, _item_locator(key)
-
-
-def _ndjson(body: bytes, max_records: int, key: str) -> tuple[list[Any], list[int]]:
-    records: list[Any] = []
-    lines: list[int] = []
-    for _, piece in _ndjson_pieces(body, max_records, key, lines):
-        records.extend(piece)
-    return records, lines
+    return listed
 
 
 def _ndjson_pieces(
