@@ -47,15 +47,6 @@ MIB = 1024 * 1024
 BASELINE_STEP = "+ exporter, FastAPI, uvicorn, ...: everything imported (baseline)"
 
 
-def vm_kib(pid: int | str = "self") -> dict[str, int]:
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM", "RssAnon"):
-            values[key] = int(rest.split()[0])
-    return values
-
-
 def private_kib(pid: int) -> dict[str, int]:
     """Pss and private (USS) memory of a process, in KiB, from /proc/PID/smaps_rollup."""
     values = {"Pss": 0, "Private": 0}
@@ -101,7 +92,7 @@ def child() -> None:
 
     def note(step: str) -> None:
         gc.collect()
-        now = vm_kib()
+        now = common.vm_kib()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         steps.append((step, now["VmRSS"], now["RssAnon"], peak))
 
@@ -187,7 +178,7 @@ class TotalSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                rss = vm_kib(self._server.pid)["VmRSS"]
+                rss = common.vm_kib(self._server.pid)["VmRSS"]
                 children = sum(private_kib(pid)["Private"] for pid in self._server.child_pids())
             except (OSError, ValueError, KeyError):
                 continue
@@ -251,7 +242,7 @@ def _drive_server(server: Any) -> dict[str, Any]:
     final = server.memory_kib()
     workers = server.child_pids()
     worker = (
-        {**vm_kib(workers[0]), **private_kib(workers[0])}
+        {**common.vm_kib(workers[0]), **private_kib(workers[0])}
         if workers
         else {"VmRSS": 0, "VmHWM": 0, "Pss": 0, "Private": 0}
     )

@@ -214,13 +214,8 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / ticks
 
     def memory_kib(self) -> dict[str, int]:
-        """VmRSS (now) and VmHWM (peak) of the server process, in KiB."""
-        values = {}
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-        return values
+        """VmRSS (now), VmHWM (peak) and RssAnon of the server process, in KiB."""
+        return vm_kib(self.pid)
 
     def child_pids(self) -> list[int]:
         """The server's child processes (the evaluation worker)."""
@@ -232,6 +227,16 @@ class Server:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def vm_kib(pid: int | str = "self") -> dict[str, int]:
+    """VmRSS (now), VmHWM (peak) and RssAnon of a process, in KiB, from /proc/PID/status."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM", "RssAnon"):
+            values[key] = int(rest.split()[0])
+    return values
 
 
 def _server_command() -> list[str]:
