@@ -71,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's own requests are noise
-    # Ingest and evaluation threads hand the GIL back every 1 ms instead of 5 ms, so a scrape
-    # or probe arriving while they run waits for one short slice, not a long one.
+    # Ingest and the scheduler thread (or the evaluation thread, evaluation_worker: thread) hand
+    # the GIL back every 1 ms instead of 5 ms, so a scrape or probe arriving while they run
+    # waits for one short slice, not a long one.
     sys.setswitchinterval(0.001)
     server = uvicorn.Server(
         uvicorn.Config(

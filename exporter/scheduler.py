@@ -75,16 +75,18 @@ class EvaluationScheduler:
         """Evaluate every model and publish all reports together (one render per cycle)."""
         reports = [self._evaluate(model, window) for model, window in self._store.windows()]
         # A model deleted while the cycle ran must not come back through its last report.
-        self._board.publish([report for report in reports if report.model in self._store])
-        release_freed_memory()  # the snapshots, pickles and render of the cycle
+        self._publish([report for report in reports if report.model in self._store])
         return reports
 
     def evaluate_now(self, model: str) -> EvaluationReport:
         """Evaluate one model now and publish it; raises RequestError for an unknown model."""
         report = self._evaluate(model, self._store.get(model))
-        self._board.publish([report])
-        release_freed_memory()
+        self._publish([report])
         return report
+
+    def _publish(self, reports: list[EvaluationReport]) -> None:
+        self._board.publish(reports)
+        release_freed_memory()  # the snapshots, pickles and render behind these reports
 
     def _evaluate(self, model: str, window: ModelWindow) -> EvaluationReport:
         settings = self._settings

@@ -49,7 +49,8 @@ class _Failed:
 
 
 class EvaluationWorker:
-    """One child process running `exporter.evaluator.evaluate`; thread-safe (calls queue)."""
+    """One child process running `exporter.evaluator.evaluate` and `exporter.metrics.render`;
+    thread-safe (calls queue)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
