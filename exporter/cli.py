@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,15 @@ def _run_demo(server: uvicorn.Server, settings: Settings, args: argparse.Namespa
         f"evaluation every {settings.evaluation_interval_seconds:g} s.",
         flush=True,
     )
-    sender = threading.Thread(target=traffic.run, name="demo-traffic", daemon=True)
+
+    def send_once_serving() -> None:
+        # Not before: the app forks its evaluation worker at start-up, and a fork must not
+        # happen while this thread (or its client's) is mid-import, mid-log or mid-request.
+        while not server.started and not traffic.stop.is_set():
+            time.sleep(0.05)
+        traffic.run()
+
+    sender = threading.Thread(target=send_once_serving, name="demo-traffic", daemon=True)
     sender.start()
     if args.duration_seconds is not None:
         timer = threading.Timer(args.duration_seconds, lambda: setattr(server, "should_exit", True))

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: Added to the child's niceness (lower CPU priority than the server's threads).
 WORKER_NICENESS = 10
+#: Longest wait for one answer before the child is taken for hung and replaced (evaluating
+#: 10 models x 50 features takes ~0.1 s each; this leaves room for far larger models).
+CALL_TIMEOUT_SECONDS = 120.0
 
 
 class WorkerError(RuntimeError):
@@ -52,7 +55,8 @@ class EvaluationWorker:
     """One child process running `exporter.evaluator.evaluate` and `exporter.metrics.render`;
     thread-safe (calls queue)."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = CALL_TIMEOUT_SECONDS) -> None:
+        self._timeout = timeout
         self._lock = threading.Lock()
         self._context = multiprocessing.get_context("fork")
         self._process: Any = None
@@ -91,7 +95,10 @@ class EvaluationWorker:
                 self._restart(f"it was gone ({error!r})")
                 self._send(payload, buffers)
             try:
-                reply = self._receive()
+                reply = self._receive(function.__name__)
+            except TimeoutError as error:
+                self._restart(f"it hung: {error}")
+                raise WorkerError(f"evaluation worker hung: {error}") from None
             except (EOFError, OSError) as error:
                 self._restart(f"it died during {function.__name__} ({error!r})")
                 raise WorkerError(
@@ -108,9 +115,12 @@ class EvaluationWorker:
         for buffer in buffers:
             connection.send_bytes(buffer.raw())
 
-    def _receive(self) -> Any:
+    def _receive(self, doing: str) -> Any:
         connection = self._connection
         assert connection is not None
+        if not connection.poll(self._timeout):
+            # Hung (say, on a lock some thread held when it was forked): replaced, not awaited.
+            raise TimeoutError(f"no answer to {doing} in {self._timeout:g} s")
         return connection.recv()
 
     def close(self, timeout: float = 5.0) -> None:

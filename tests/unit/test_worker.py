@@ -138,6 +138,18 @@ class _Suicide(int):
         return (os._exit, (3,))
 
 
+def test_a_child_that_does_not_answer_in_time_is_a_worker_error_then_replaced() -> None:
+    worker = EvaluationWorker(timeout=0.5)
+    try:
+        first = worker.pid
+        with pytest.raises(WorkerError, match=r"hung: no answer to sleep in 0\.5 s"):
+            worker.call(time.sleep, 30)
+        assert worker.pid not in (None, first)
+        assert worker.evaluate(_snapshot(5), DriftSettings(), 100, NOW).status == "ok"
+    finally:
+        worker.close()
+
+
 def test_the_child_ignores_ctrl_c_and_stops_when_closed() -> None:
     worker = EvaluationWorker()
     pid = worker.pid
