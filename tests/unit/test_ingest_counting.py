@@ -64,3 +64,31 @@ def test_count_batch_returns_the_records_counted() -> None:
         pass
     assert asyncio.run(ingest.count_batch(window, prepared)) == 10
     assert window.records == 10
+
+
+def test_each_hand_back_runs_waiting_tasks_and_offers_the_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ingest, "YIELD_AFTER_SECONDS", 0.0)  # hand back after every step
+    offered: list[int] = []
+    monkeypatch.setattr(ingest.os, "sched_yield", lambda: offered.append(len(seen)))
+    seen: list[str] = []
+
+    def steps() -> Any:
+        for k in range(3):
+            seen.append(f"step {k}")
+            yield
+
+    async def scrape_arrives() -> None:
+        seen.append("scrape")
+
+    async def run() -> None:
+        ingesting = asyncio.ensure_future(ingest._in_steps(steps()))
+        await asyncio.sleep(0)  # the first step runs and hands the loop back
+        await scrape_arrives()
+        await ingesting
+
+    asyncio.run(run())
+    assert seen == ["step 0", "scrape", "step 1", "step 2"]
+    # The CPU is offered once per hand-back (after steps 0, 1 and 2), before the next step.
+    assert offered == [2, 3, 4]
