@@ -225,6 +225,7 @@ def in_process_renders(scrapes: int) -> dict[str, Any]:
     from prometheus_client.exposition import generate_latest
 
     from exporter.evaluator import evaluate
+    from exporter.exposition import render_text
     from exporter.metrics import (
         DriftCollector,
         LiveCollector,
@@ -258,7 +259,7 @@ def in_process_renders(scrapes: int) -> dict[str, Any]:
     registry.register(DriftCollector(reports))
     per_scrape = common.repeat_timed(lambda: generate_latest(registry), repeat=scrapes, warmup=3)
     served = common.repeat_timed(
-        lambda: generate_latest(live_registry) + board.text, repeat=scrapes, warmup=3
+        lambda: render_text(live_registry.collect()) + board.text, repeat=scrapes, warmup=3
     )
     publish = common.repeat_timed(lambda: board.publish(reports.values()), repeat=10, warmup=1)
     return {

@@ -24,7 +24,6 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
@@ -33,6 +32,7 @@ from exporter.compression import DeflatedText, deflate_once
 from exporter.concept import DETECTORS
 from exporter.errors import RejectReason
 from exporter.evaluator import ColumnReport, EvaluationReport
+from exporter.exposition import render_text
 from exporter.groundtruth import LATENCY_BUCKETS_SECONDS, PERFORMANCE_METRICS
 from exporter.store import INVALID_REASONS
 
@@ -506,7 +506,7 @@ class ReportBoard:
             log.exception("rendering through the worker failed; rendering in-process")
             text = render(reports)
         if self._evaluation_registry is not None:
-            text += generate_latest(self._evaluation_registry)
+            text += render_text(self._evaluation_registry.collect())
         self._rendered = deflate_once(text)
         self._reports = reports
 
@@ -518,12 +518,10 @@ def render(reports: Mapping[str, EvaluationReport]) -> bytes:
     would walk and promote them all (and hold the GIL the event loop is waiting for), so the
     collector waits until they are freed, by reference counting, at the end.
     """
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(DriftCollector(reports))
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return generate_latest(registry)
+        return render_text(DriftCollector(reports).collect())
     finally:
         if collecting:
             gc.enable()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from prometheus_client.exposition import generate_latest
 
 from exporter import __version__
 from exporter.api.deps import BoardDep, SchedulerDep
 from exporter.compression import gzip_with_suffix
+from exporter.exposition import render_text
 from exporter.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
@@ -50,7 +50,7 @@ async def metrics(request: Request, board: BoardDep) -> Response:
 
     gzip (what Prometheus asks for) splices the live part onto the drift families' deflate
     stream made at evaluation time, so a scrape compresses only the live part."""
-    live = generate_latest(request.app.state.registry)
+    live = render_text(request.app.state.registry.collect())
     rendered = board.rendered
     if "gzip" in request.headers.get("accept-encoding", ""):
         return Response(
