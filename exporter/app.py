@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from exporter import __version__
 from exporter.api import api_router
 from exporter.auth import BearerAuth, load_token
+from exporter.blas import use_one_blas_thread
 from exporter.config import Settings
 from exporter.errors import RequestError
 from exporter.evaluator import EvaluationReport, evaluate
@@ -88,6 +89,7 @@ def create_app(
         # objects took ~30 ms each and showed up as latency spikes on /metrics. The start-up
         # garbage goes first, and its pages back to the system: a page the server later reuses
         # would otherwise become a private copy in the forked evaluation worker.
+        use_one_blas_thread()  # before the fork: the evaluation worker inherits it
         gc.collect()
         release_freed_memory()
         gc.freeze()
