@@ -460,12 +460,12 @@ class ReportBoard:
         self._lock = threading.Lock()
         self._reports: dict[str, EvaluationReport] = {}
         self._evaluation_registry = evaluation_registry
-        self._renderer: Callable[[Mapping[str, EvaluationReport]], bytes] = render
+        self._renderer: Renderer = render_deflated
         self._rendered = deflate_once(b"")
 
-    def render_with(self, renderer: Callable[[Mapping[str, EvaluationReport]], bytes]) -> None:
-        """Render through `renderer` (the evaluation worker's) instead of in this process; if
-        it fails, the board renders here and says so in the log."""
+    def render_with(self, renderer: Renderer) -> None:
+        """Render (and deflate) through `renderer` (the evaluation worker's) instead of in this
+        process; if it fails, the board renders here and says so in the log."""
         self._renderer = renderer
 
     def get(self, model: str) -> EvaluationReport | None:
@@ -500,14 +500,14 @@ class ReportBoard:
                 self._swap(updated)
 
     def _swap(self, reports: dict[str, EvaluationReport]) -> None:
+        registry = self._evaluation_registry
+        suffix = b"" if registry is None else render_text(registry.collect())
         try:
-            text = self._renderer(reports)
+            rendered = self._renderer(reports, suffix)
         except Exception:
             log.exception("rendering through the worker failed; rendering in-process")
-            text = render(reports)
-        if self._evaluation_registry is not None:
-            text += render_text(self._evaluation_registry.collect())
-        self._rendered = deflate_once(text)
+            rendered = render_deflated(reports, suffix)
+        self._rendered = rendered
         self._reports = reports
 
 
@@ -525,6 +525,16 @@ def render(reports: Mapping[str, EvaluationReport]) -> bytes:
     finally:
         if collecting:
             gc.enable()
+
+
+def render_deflated(reports: Mapping[str, EvaluationReport], suffix: bytes = b"") -> DeflatedText:
+    """The drift families' text followed by `suffix`, and its deflate stream (for gzip
+    scrapes: ~3 ms at 4,000 series, once per evaluation, not per scrape)."""
+    return deflate_once(render(reports) + suffix)
+
+
+#: Renders reports, then `suffix`, and deflates them: `render_deflated` or the worker's.
+Renderer = Callable[[Mapping[str, EvaluationReport], bytes], DeflatedText]
 
 
 def evaluation_duration_histogram(registry: CollectorRegistry) -> Histogram:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter.compression import DeflatedText
 from exporter.config import DriftSettings, ReferenceSettings, Settings
 from exporter.decoding import PredictionBatch
 from exporter.evaluator import EvaluationReport, evaluate, failed_report
@@ -22,6 +23,7 @@ from exporter.metrics import (
     DriftCollector,
     ReportBoard,
     render,
+    render_deflated,
 )
 from exporter.profile import build_profile
 from exporter.store import ModelWindow
@@ -341,16 +343,16 @@ def test_report_board_renders_through_its_renderer_and_here_if_that_fails(
     board = ReportBoard()
     seen: list[list[str]] = []
 
-    def elsewhere(reports: Mapping[str, EvaluationReport]) -> bytes:
+    def elsewhere(reports: Mapping[str, EvaluationReport], suffix: bytes) -> DeflatedText:
         seen.append(sorted(reports))
-        return render(reports)
+        return render_deflated(reports, suffix)
 
     board.render_with(elsewhere)
     board.publish([ok_report])
     assert seen == [["alpha"]]
     assert board.text == render({"alpha": ok_report})
 
-    def broken(reports: Mapping[str, EvaluationReport]) -> bytes:
+    def broken(reports: Mapping[str, EvaluationReport], suffix: bytes) -> DeflatedText:
         raise RuntimeError("worker gone")
 
     board.render_with(broken)

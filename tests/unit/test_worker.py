@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -171,6 +172,8 @@ def test_the_child_renders_the_same_exposition_text_as_this_process(
         for seed, model in enumerate(("m", "n"))
     }
     reports["n"] = replace(reports["n"], model="n")
-    text = worker.render(reports)
-    assert text == render(reports)
-    assert b'drift_feature_psi{feature="x",model="n"}' in text
+    suffix = b"# the evaluation-duration histogram, rendered by the server\n"
+    rendered = worker.render(reports, suffix)
+    assert rendered.text == render(reports) + suffix
+    assert zlib.decompress(rendered.deflated, -zlib.MAX_WBITS) == rendered.text
+    assert b'drift_feature_psi{feature="x",model="n"}' in rendered.text
