@@ -96,13 +96,18 @@ class Ours:
         return evaluate(snapshot, settings.drift, settings.min_records, 0.0)
 
     def measure(self, repeat: int) -> dict[str, float]:
-        evaluate_times = common.repeat_timed(
-            lambda: self.evaluate(self.snapshot), repeat=repeat, warmup=2
-        )
-        both_times = common.repeat_timed(
-            lambda: self.evaluate(self.window.snapshot()), repeat=repeat, warmup=2
-        )
-        snapshot_times = common.repeat_timed(self.window.snapshot, repeat=repeat, warmup=2)
+        """Timed with BLAS on one thread, as the server runs it (exporter/blas.py); the peers
+        keep the library default."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            evaluate_times = common.repeat_timed(
+                lambda: self.evaluate(self.snapshot), repeat=repeat, warmup=2
+            )
+            both_times = common.repeat_timed(
+                lambda: self.evaluate(self.window.snapshot()), repeat=repeat, warmup=2
+            )
+            snapshot_times = common.repeat_timed(self.window.snapshot, repeat=repeat, warmup=2)
         return {
             "evaluate": common.median(evaluate_times),
             "snapshot_evaluate": common.median(both_times),
