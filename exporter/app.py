@@ -34,6 +34,7 @@ from exporter.metrics import (
     evaluation_duration_histogram,
 )
 from exporter.persistence import SnapshotWriter, StateDirectory
+from exporter.priority import PriorityRequests, RequestPriority
 from exporter.scheduler import EvaluationScheduler
 from exporter.store import WindowStore
 from exporter.worker import EvaluationWorker
@@ -56,6 +57,8 @@ def create_app(
 ) -> FastAPI:
     """The sidecar's ASGI app. `clock`/`timer` are injectable for deterministic tests;
     `run_scheduler=False` leaves evaluation to explicit calls (POST /evaluate, run_once)."""
+
+    priority = RequestPriority()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -97,13 +100,20 @@ def create_app(
         if settings.evaluation_worker == "process":
             # Forked after the freeze, before serving: the child shares the imported modules
             # copy-on-write and inherits no socket or thread of the server.
-            worker = EvaluationWorker()
+            worker = EvaluationWorker(hand_over=priority.hand_over)
             evaluator: Callable[..., EvaluationReport] = worker.evaluate
             board.render_with(worker.render)
         else:
             evaluator = evaluate
         scheduler = EvaluationScheduler(
-            store, board, settings, duration, clock=clock, timer=timer, evaluator=evaluator
+            store,
+            board,
+            settings,
+            duration,
+            clock=clock,
+            timer=timer,
+            evaluator=evaluator,
+            hand_over=priority.hand_over,
         )
         app.state.scheduler = scheduler
         if run_scheduler:
@@ -135,6 +145,8 @@ def create_app(
             protect_metrics=settings.auth.protect_metrics,
             on_reject=lambda reason: app.state.rejections.increment(reason),
         )
+    # Outermost: a scrape counts as in flight from its first byte to its last.
+    app.add_middleware(PriorityRequests, priority=priority)
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app

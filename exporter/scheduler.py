@@ -20,15 +20,10 @@ from exporter.config import Settings
 from exporter.evaluator import EvaluationReport, evaluate, failed_report
 from exporter.memory import release_freed_memory
 from exporter.metrics import ReportBoard
+from exporter.priority import hand_over
 from exporter.store import ModelWindow, WindowStore
 
 log = logging.getLogger(__name__)
-
-#: A pause that lets a thread waiting for the GIL (the event loop's) take it. numpy gives the GIL
-#: up and takes it back around each array operation, and every such hand-back restarts the
-#: waiting thread's switch interval, so a run of numpy work (a snapshot: ~0.8 ms) can starve the
-#: event loop for all of it; pausing before and after each keeps the wait to one run.
-HAND_OVER_SECONDS = 0.0001
 
 
 class EvaluationScheduler:
@@ -47,6 +42,7 @@ class EvaluationScheduler:
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
         evaluator: Callable[..., EvaluationReport] = evaluate,
+        hand_over: Callable[[], None] = hand_over,
     ) -> None:
         self._store = store
         self._board = board
@@ -55,6 +51,7 @@ class EvaluationScheduler:
         self._clock = clock
         self._timer = timer
         self._evaluator = evaluator
+        self._hand_over = hand_over
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -94,9 +91,9 @@ class EvaluationScheduler:
         started = self._timer()
         try:
             window.feed_detectors()  # errors of pairs no request has fed yet, if any
-            time.sleep(HAND_OVER_SECONDS)
+            self._hand_over()  # exporter.priority: the loop, and scrapes in flight, go first
             snapshot = window.snapshot()
-            time.sleep(HAND_OVER_SECONDS)
+            self._hand_over()
             report = self._evaluator(
                 snapshot,
                 settings.drift,

@@ -22,7 +22,6 @@ import os
 import pickle
 import signal
 import threading
-import time
 import traceback
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -34,7 +33,7 @@ from exporter.compression import DeflatedText
 from exporter.evaluator import EvaluationReport, evaluate
 from exporter.memory import release_freed_memory
 from exporter.metrics import render_deflated
-from exporter.scheduler import HAND_OVER_SECONDS
+from exporter.priority import hand_over
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +58,13 @@ class EvaluationWorker:
     """One child process running `exporter.evaluator.evaluate` and
     `exporter.metrics.render_deflated`; thread-safe (calls queue)."""
 
-    def __init__(self, timeout: float = CALL_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        timeout: float = CALL_TIMEOUT_SECONDS,
+        hand_over: Callable[[], None] = hand_over,
+    ) -> None:
         self._timeout = timeout
+        self._hand_over = hand_over
         self._lock = threading.Lock()
         self._context = multiprocessing.get_context("fork")
         self._process: Any = None
@@ -86,7 +90,7 @@ class EvaluationWorker:
         pickled = []
         for model, report in reports.items():
             pickled.append((model, pickle.dumps(report, protocol=5)))
-            time.sleep(HAND_OVER_SECONDS)
+            self._hand_over()
         rendered: DeflatedText = self.call(_render_pickled, pickled, suffix)
         return rendered
 
