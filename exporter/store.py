@@ -388,7 +388,8 @@ class ModelWindow:
             self._expire(now)
             profile = self.profile
             slices = list(self.slices)
-            columns = tuple(self._merge(i, slices) for i in range(len(profile.columns)))
+            quality = _quality_totals(slices, len(profile.columns))
+            columns = tuple(self._merge(i, slices, quality) for i in range(len(profile.columns)))
             truth, counters = self.ground_truth, self.counters
             counters.labels_expired += truth.buffer.expire(now)
             return WindowSnapshot(
@@ -519,21 +520,27 @@ class ModelWindow:
             last = counters.last_record_timestamp
             counters.last_record_timestamp = newest if last is None else max(last, newest)
 
-    def _merge(self, i: int, slices: list[WindowSlice]) -> ColumnWindow:
+    def _merge(
+        self, i: int, slices: list[WindowSlice], quality: dict[str, list[int]]
+    ) -> ColumnWindow:
         column = self.profile.columns[i]
-        counts = np.zeros(column.bins, dtype=np.int64)
-        for part in slices:
-            counts += part.counts[i]
+        if slices:
+            # One reduction over the slices, not an add per slice: a snapshot makes one numpy
+            # call per column instead of one per column and slice (each call gives the GIL up
+            # and takes it back, which the event loop's thread then waits through).
+            counts = np.add.reduce([part.counts[i] for part in slices], dtype=np.int64)
+        else:
+            counts = np.zeros(column.bins, dtype=np.int64)
         sample = None
         if isinstance(column, NumericProfile):
             sample = self._merged_sample([part.samples[i] for part in slices])
         return ColumnWindow(
             counts=counts,
-            missing=int(sum(part.missing[i] for part in slices)),
-            nan=int(sum(part.nan[i] for part in slices)),
-            type_mismatch=int(sum(part.type_mismatch[i] for part in slices)),
-            out_of_range=int(sum(part.out_of_range[i] for part in slices)),
-            unseen=int(sum(part.unseen[i] for part in slices)),
+            missing=quality["missing"][i],
+            nan=quality["nan"][i],
+            type_mismatch=quality["type_mismatch"][i],
+            out_of_range=quality["out_of_range"][i],
+            unseen=quality["unseen"][i],
             sample=sample,
         )
 
@@ -554,6 +561,19 @@ class ModelWindow:
             size = min(r.filled, round(r.seen * rate))
             chosen.append(self._rng.choice(r.sample(), size=size, replace=False))
         return np.concatenate(chosen)
+
+
+_QUALITY_FIELDS = ("missing", "nan", "type_mismatch", "out_of_range", "unseen")
+
+
+def _quality_totals(slices: list[WindowSlice], width: int) -> dict[str, list[int]]:
+    """Each data-quality count summed over the slices, per column: one reduction per field."""
+    if not slices:
+        return {name: [0] * width for name in _QUALITY_FIELDS}
+    return {
+        name: np.add.reduce([getattr(part, name) for part in slices], dtype=np.int64).tolist()
+        for name in _QUALITY_FIELDS
+    }
 
 
 class ColumnLayout:
