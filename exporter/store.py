@@ -524,13 +524,9 @@ class ModelWindow:
         self, i: int, slices: list[WindowSlice], quality: dict[str, list[int]]
     ) -> ColumnWindow:
         column = self.profile.columns[i]
-        if slices:
-            # One reduction over the slices, not an add per slice: a snapshot makes one numpy
-            # call per column instead of one per column and slice (each call gives the GIL up
-            # and takes it back, which the event loop's thread then waits through).
-            counts = np.add.reduce([part.counts[i] for part in slices], dtype=np.int64)
-        else:
-            counts = np.zeros(column.bins, dtype=np.int64)
+        counts = np.zeros(column.bins, dtype=np.int64)
+        for part in slices:
+            counts += part.counts[i]
         sample = None
         if isinstance(column, NumericProfile):
             sample = self._merged_sample([part.samples[i] for part in slices])
