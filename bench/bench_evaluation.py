@@ -2,7 +2,7 @@
 
     python bench/bench_evaluation.py [--repeat 30] [--alibi-python PATH]
 
-drift-exporter: `exporter.evaluator.evaluate(snapshot, drift, min_records, now)` on a snapshot of
+drift-exporter: `evaluator.evaluate(snapshot, drift, min_records, now)` on a snapshot of
 a ModelWindow holding the 5,000 traffic records (snapshot excluded), and `window.snapshot()` plus
 `evaluate` together. Every statistic: PSI, KS (+ p-value, BH-corrected), Jensen-Shannon and
 normalized Wasserstein for the 5 numeric features and the prediction; PSI, chi-squared and
@@ -72,7 +72,7 @@ class Ours:
     libraries so a burst of load from elsewhere on the machine shows as a gap between the two."""
 
     def __init__(self) -> None:
-        from exporter.store import ModelWindow
+        from exporter.window.store import ModelWindow
 
         self.settings = common.bench_settings(window={"max_records": common.WINDOW_RECORDS})
         reference = common.records_from_columns(
@@ -90,7 +90,7 @@ class Ours:
         self.snapshot = self.window.snapshot()
 
     def evaluate(self, snapshot: Any) -> Any:
-        from exporter.evaluator import evaluate
+        from exporter.evaluation.evaluator import evaluate
 
         settings = self.settings
         return evaluate(snapshot, settings.drift, settings.min_records, 0.0)

@@ -39,7 +39,7 @@ def measure_floor(bodies: list[bytes], settings: object, profile: object, rounds
     """Records per second of decode + append, best of `rounds` passes over every batch."""
     import time as _time
 
-    from exporter.store import ModelWindow
+    from exporter.window.store import ModelWindow
 
     window = ModelWindow(profile, settings, _time.time)  # type: ignore[arg-type]
 
@@ -64,7 +64,7 @@ def measure_pydantic(bodies: list[bytes], rounds: int) -> tuple[float, float]:
     """(per-record BaseModel after orjson, whole-body model_validate_json) records per second."""
     import orjson
 
-    from exporter.schemas import PredictionRecord, PredictionsRequest
+    from exporter.api.schemas import PredictionRecord, PredictionsRequest
 
     validate = PredictionRecord.model_validate
 

@@ -102,9 +102,9 @@ def child() -> None:
     note("+ scipy.stats")
     import exporter.app
     import exporter.cli  # noqa: F401  (uvicorn, FastAPI, pydantic, prometheus_client, routers)
-    from exporter.evaluator import evaluate
-    from exporter.metrics import ReportBoard
-    from exporter.store import WindowStore
+    from exporter.evaluation.evaluator import evaluate
+    from exporter.prometheus.collectors import ReportBoard
+    from exporter.window.store import WindowStore
 
     note(BASELINE_STEP)
     settings = common.bench_settings(**settings_overrides())

@@ -132,7 +132,7 @@ def batch_bodies(records: Sequence[dict[str, Any]], size: int = BATCH_RECORDS) -
 
 def bench_settings(**overrides: Any) -> Any:
     """Settings from the defaults and `overrides` only (DRIFT_EXPORTER_* variables are ignored)."""
-    from exporter.config import Settings
+    from exporter.settings import Settings
 
     saved = {
         key: os.environ.pop(key) for key in list(os.environ) if key.startswith("DRIFT_EXPORTER_")
@@ -145,8 +145,8 @@ def bench_settings(**overrides: Any) -> Any:
 
 def build_reference_profile(model: str, body: bytes, settings: Any) -> Any:
     """The profile PUT /v1/models/{model}/reference would build from this JSON body."""
-    from exporter.decoding import JSON, decode_reference
-    from exporter.profile import build_profile
+    from exporter.ingest.decoding import JSON, decode_reference
+    from exporter.window.profile import build_profile
 
     table = decode_reference(
         body,
@@ -168,7 +168,7 @@ def build_reference_profile(model: str, body: bytes, settings: Any) -> Any:
 
 
 def decode_batch(body: bytes, settings: Any) -> Any:
-    from exporter.decoding import JSON, decode_predictions
+    from exporter.ingest.decoding import JSON, decode_predictions
 
     return decode_predictions(body, JSON, settings.limits.max_records_per_request)
 

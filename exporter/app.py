@@ -12,32 +12,31 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 
 from exporter import __version__
 from exporter.api import api_router
-from exporter.auth import BearerAuth, load_token
+from exporter.api.auth import BearerAuth, load_token
+from exporter.api.errors import domain_error, validation_error
 from exporter.blas import use_one_blas_thread
-from exporter.config import Settings
-from exporter.errors import RequestError
-from exporter.evaluator import EvaluationReport, evaluate
+from exporter.errors import DomainError
+from exporter.evaluation.evaluator import EvaluationReport, evaluate
+from exporter.evaluation.scheduler import EvaluationScheduler
+from exporter.evaluation.worker import EvaluationWorker
 from exporter.memory import release_freed_memory
-from exporter.metrics import (
+from exporter.priority import PriorityRequests, RequestPriority
+from exporter.prometheus.collectors import (
     LiveCollector,
     PersistenceCollector,
     RejectionCounter,
     ReportBoard,
     evaluation_duration_histogram,
 )
-from exporter.persistence import SnapshotWriter, StateDirectory
-from exporter.priority import PriorityRequests, RequestPriority
-from exporter.scheduler import EvaluationScheduler
-from exporter.store import WindowStore
-from exporter.worker import EvaluationWorker
+from exporter.settings import Settings
+from exporter.window.persistence import SnapshotWriter, StateDirectory
+from exporter.window.store import WindowStore
 
 log = logging.getLogger(__name__)
 
@@ -147,20 +146,6 @@ def create_app(
         )
     # Outermost: a scrape counts as in flight from its first byte to its last.
     app.add_middleware(PriorityRequests, priority=priority)
-    app.add_exception_handler(RequestError, _request_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     return app
-
-
-async def _request_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, RequestError)
-    request.app.state.rejections.increment(error.reason)
-    return JSONResponse(
-        {"detail": error.message, "location": error.location}, status_code=error.status
-    )
-
-
-async def _validation_error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, RequestValidationError)
-    request.app.state.rejections.increment("malformed")
-    return await request_validation_exception_handler(request, error)

@@ -14,7 +14,7 @@ import uvicorn
 
 from exporter import __version__
 from exporter.app import create_app
-from exporter.config import DEFAULT_PORT, ConfigError, Settings, load_settings
+from exporter.settings import DEFAULT_PORT, ConfigError, Settings, load_settings
 
 #: The demo judges drift on a smaller, faster window so it shows within a couple of minutes.
 DEMO_SETTINGS: dict[str, Any] = {

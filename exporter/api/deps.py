@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from exporter.config import Settings
-from exporter.errors import RequestError
-from exporter.metrics import ReportBoard
-from exporter.names import check_model_name
-from exporter.scheduler import EvaluationScheduler
-from exporter.store import WindowStore
+from exporter.errors import InputTooLarge, MalformedInput
+from exporter.evaluation.scheduler import EvaluationScheduler
+from exporter.ingest.names import check_model_name
+from exporter.prometheus.collectors import ReportBoard
+from exporter.settings import Settings
+from exporter.window.store import WindowStore
 
 
 async def _settings(request: Request) -> Settings:
@@ -52,8 +52,8 @@ async def read_body(request: Request, limit: int) -> bytes:
         try:
             length = int(declared)
         except ValueError:
-            raise RequestError(
-                400, f"invalid Content-Length {declared[:32]!r}", "header.content-length"
+            raise MalformedInput(
+                f"invalid Content-Length {declared[:32]!r}", "header.content-length"
             ) from None
         if length > limit:
             raise _too_large(length, limit)
@@ -67,10 +67,5 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _too_large(size: int, limit: int) -> RequestError:
-    return RequestError(
-        413,
-        f"body of {size}+ bytes exceeds limits.max_body_bytes ({limit})",
-        "body",
-        reason="too_large",
-    )
+def _too_large(size: int, limit: int) -> InputTooLarge:
+    return InputTooLarge(f"body of {size}+ bytes exceeds limits.max_body_bytes ({limit})", "body")

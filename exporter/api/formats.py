@@ -15,14 +15,14 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from exporter.api.deps import ModelName, SettingsDep, StoreDep, read_body
-from exporter.config import Settings
-from exporter.decoding import JSON, PredictionBatch, media_type
-from exporter.errors import RequestError
-from exporter.formats import Record, records_from_mlflow, records_from_oip
-from exporter.formats.cloudevents import CloudEventJoiner, parse_event
-from exporter.names import check_feature_name
-from exporter.schemas import ERROR_RESPONSES, Accepted
-from exporter.store import WindowStore
+from exporter.api.schemas import ERROR_RESPONSES, Accepted
+from exporter.errors import InputTooLarge, InvalidInput, MalformedInput
+from exporter.ingest.decoding import JSON, PredictionBatch, media_type
+from exporter.ingest.formats import Record, records_from_mlflow, records_from_oip
+from exporter.ingest.formats.cloudevents import CloudEventJoiner, parse_event
+from exporter.ingest.names import check_feature_name
+from exporter.settings import Settings
+from exporter.window.store import WindowStore
 
 #: Until settings carry them: unpaired logger events held, and how long one waits for its pair.
 CLOUDEVENT_MAX_PENDING = 10_000
@@ -186,26 +186,24 @@ def _envelope(body: bytes) -> tuple[Any, Any]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise RequestError(400, f"invalid JSON: {error}", "body") from None
+        raise MalformedInput(f"invalid JSON: {error}", "body") from None
     if type(document) is not dict:
-        raise RequestError(422, 'expected an object {"request": ..., "response": ...}', "body")
+        raise InvalidInput('expected an object {"request": ..., "response": ...}', "body")
     unknown = document.keys() - {"request", "response"}
     if unknown:
-        raise RequestError(422, f"unknown field {sorted(unknown)[0]!r}", "body")
+        raise InvalidInput(f"unknown field {sorted(unknown)[0]!r}", "body")
     for field in ("request", "response"):
         if field not in document:
-            raise RequestError(422, f"missing required field {field!r}", "body")
+            raise InvalidInput(f"missing required field {field!r}", "body")
     return document["request"], document["response"]
 
 
 def _batch(records: list[Record], max_records: int) -> PredictionBatch:
     if len(records) > max_records:
-        raise RequestError(
-            413,
+        raise InputTooLarge(
             f"{len(records)} records exceed limits.max_records_per_request ({max_records}); "
             "split the batch",
             "body",
-            reason="too_large",
         )
     return PredictionBatch(
         features=[record["features"] for record in records],
@@ -223,7 +221,7 @@ def _feature_names(raw: str | None) -> tuple[str, ...] | None:
         check_feature_name(name, "query.feature_names")
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
-        raise RequestError(422, f"duplicate feature name {duplicated[0]!r}", "query.feature_names")
+        raise InvalidInput(f"duplicate feature name {duplicated[0]!r}", "query.feature_names")
     return names
 
 
@@ -233,9 +231,7 @@ def _output_index(raw: str | None) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise RequestError(
-            422, f"expected an integer, got {raw[:32]!r}", "query.output_index"
-        ) from None
+        raise InvalidInput(f"expected an integer, got {raw[:32]!r}", "query.output_index") from None
 
 
 def _accepted(count: int, status: int = 202) -> Response:

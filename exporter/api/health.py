@@ -7,9 +7,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from exporter import __version__
 from exporter.api.deps import BoardDep, SchedulerDep
-from exporter.compression import gzip_with_suffix
-from exporter.exposition import render_text
-from exporter.metrics import CONTENT_TYPE
+from exporter.prometheus.collectors import CONTENT_TYPE
+from exporter.prometheus.compression import gzip_with_suffix
+from exporter.prometheus.text import render_text
 
 router = APIRouter(tags=["health"])
 

@@ -12,15 +12,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from exporter.api.deps import ModelName, SettingsDep, StoreDep, read_body
-from exporter.decoding import (
-    JSON,
-    NDJSON,
-    RecordReader,
-    labels_from_records,
-    media_type,
-    predictions_from_records,
-)
-from exporter.schemas import (
+from exporter.api.schemas import (
     ERROR_RESPONSES,
     Accepted,
     LabelsAccepted,
@@ -28,7 +20,15 @@ from exporter.schemas import (
     PredictionsRequest,
     json_body,
 )
-from exporter.store import ModelWindow, PreparedBatch
+from exporter.ingest.decoding import (
+    JSON,
+    NDJSON,
+    RecordReader,
+    labels_from_records,
+    media_type,
+    predictions_from_records,
+)
+from exporter.window.store import ModelWindow, PreparedBatch
 
 #: Ingest hands the event loop back this often: a scrape waits at most one step beyond it.
 #: Measured: 0.3 ms cost 20-30 % of ingest throughput with 4 clients, 1 ms doubled the scrape

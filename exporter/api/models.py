@@ -10,13 +10,13 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from exporter.api.deps import BoardDep, ModelName, SettingsDep, StoreDep, read_body
-from exporter.config import Settings
-from exporter.decoding import CSV, JSON, decode_reference, media_type
-from exporter.errors import RequestError
+from exporter.api.schemas import ERROR_RESPONSES, ReferenceRequest, json_body
+from exporter.errors import InvalidInput, LimitReached
+from exporter.ingest.decoding import CSV, JSON, decode_reference, media_type
+from exporter.ingest.names import check_feature_name
 from exporter.memory import release_freed_memory
-from exporter.names import check_feature_name
-from exporter.profile import ProfileError, ReferenceProfile, build_profile
-from exporter.schemas import ERROR_RESPONSES, ReferenceRequest, json_body
+from exporter.settings import Settings
+from exporter.window.profile import ProfileError, ReferenceProfile, build_profile
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -70,12 +70,7 @@ async def put_reference(
     """Upload the training data; replaces the profile atomically and restarts the window."""
     cap = settings.limits.max_models
     if model not in store and len(store) >= cap:
-        raise RequestError(
-            409,
-            f"limits.max_models ({cap}) reached; delete a model first",
-            "path.model",
-            reason="limit",
-        )
+        raise LimitReached(f"limits.max_models ({cap}) reached; delete a model first", "path.model")
     media = media_type(request.headers.get("content-type"), (JSON, CSV))
     body = await read_body(request, settings.limits.max_body_bytes)
     profile = await run_in_threadpool(
@@ -134,13 +129,12 @@ def _profile(
         max_features=settings.limits.max_features_per_model,
     )
     if table.rows == 0:
-        raise RequestError(422, "the reference has no records", "records")
+        raise InvalidInput("the reference has no records", "records")
     if not table.columns:
-        raise RequestError(422, "the reference has no features", "records")
+        raise InvalidInput("the reference has no features", "records")
     cap = settings.limits.max_features_per_model
     if len(table.columns) > cap:
-        raise RequestError(
-            422,
+        raise InvalidInput(
             f"{len(table.columns)} features exceed limits.max_features_per_model ({cap})",
             "records",
             reason="limit",
@@ -160,4 +154,4 @@ def _profile(
             model_settings=declared,
         )
     except ProfileError as error:
-        raise RequestError(422, str(error), "records") from None
+        raise InvalidInput(str(error), "records") from None

@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from exporter.api.deps import BoardDep, ModelName, SchedulerDep, SettingsDep, StoreDep
-from exporter.errors import RequestError
-from exporter.schemas import ERROR_RESPONSES
+from exporter.api.schemas import ERROR_RESPONSES
+from exporter.errors import UnknownModel
 
 router = APIRouter(prefix="/v1/models", tags=["reports"])
 
@@ -29,12 +29,10 @@ async def last_report(
     store.get(model)
     report = board.get(model)
     if report is None:
-        raise RequestError(
-            404,
+        raise UnknownModel(
             f"model {model!r} has not been evaluated since its reference was uploaded; "
             f"evaluation runs every {settings.evaluation_interval_seconds:g} s, or "
             f"POST /v1/models/{model}/evaluate",
             "path.model",
-            reason="unknown_model",
         )
     return report.to_dict()

@@ -2,10 +2,9 @@
 
 Depends only on numpy, scipy and the standard library, so every statistic can be tested
 against scipy or a closed form and timed on its own. Inputs are validated in
-:mod:`exporter.stats._validation`; invalid input raises ``ValueError`` naming the argument.
+:mod:`exporter.stats.validation`; invalid input raises ``ValueError`` naming the argument.
 """
 
-from exporter.stats._validation import as_counts, as_sample, as_sorted_sample, check_same_length
 from exporter.stats.binning import bin_counts, quantile_edges
 from exporter.stats.correction import CorrectionMethod, adjust_pvalues
 from exporter.stats.distance import wasserstein, wasserstein_normalized
@@ -18,6 +17,7 @@ from exporter.stats.two_sample import (
     compare_ecdfs,
     ks,
 )
+from exporter.stats.validation import as_counts, as_sample, as_sorted_sample, check_same_length
 
 __all__ = [
     "Chi2Result",

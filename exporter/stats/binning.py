@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from exporter.stats._validation import as_sample
+from exporter.stats.validation import as_sample
 
 __all__ = ["bin_counts", "bin_index", "quantile_edges"]
 

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats  # type: ignore[import-untyped, unused-ignore]
 
-from exporter.stats._validation import as_sample
+from exporter.stats.validation import as_sample
 
 __all__ = ["CorrectionMethod", "adjust_pvalues"]
 

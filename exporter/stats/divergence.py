@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import rel_entr  # type: ignore[import-untyped, unused-ignore]
 
-from exporter.stats._validation import as_counts, check_same_length
+from exporter.stats.validation import as_counts, check_same_length
 
 __all__ = ["jensen_shannon", "psi"]
 

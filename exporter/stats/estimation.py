@@ -10,7 +10,7 @@ The estimate is right when the calibration learnt on the reference still holds, 
 scores) moves: covariate shift. It cannot see concept drift, a change of
 :math:`P(y \\mid x)` at fixed inputs, because nothing it reads changes; the realised metrics
 of :mod:`exporter.stats.performance` and the error-stream detectors of
-:mod:`exporter.concept` cover that case once labels arrive.
+:mod:`exporter.truth.concept` cover that case once labels arrive.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import isotonic_regression  # type: ignore[import-untyped, unused-ignore]
 
-from exporter.stats._validation import as_sample, check_same_length
+from exporter.stats.validation import as_sample, check_same_length
 
 __all__ = [
     "Calibration",

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats  # type: ignore[import-untyped, unused-ignore]
 
-from exporter.stats._validation import as_sample, check_same_length
+from exporter.stats.validation import as_sample, check_same_length
 
 __all__ = [
     "ClassificationMetrics",

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats  # type: ignore[import-untyped, unused-ignore]
 
-from exporter.stats._validation import as_counts, as_sample, as_sorted_sample, check_same_length
+from exporter.stats.validation import as_counts, as_sample, as_sorted_sample, check_same_length
 
 __all__ = ["Chi2Result", "EcdfComparison", "KSResult", "chi2", "compare_ecdfs", "ks"]
 

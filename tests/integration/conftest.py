@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from exporter.app import create_app
-from exporter.config import Settings
+from exporter.settings import Settings
 
 
 class FakeClock:

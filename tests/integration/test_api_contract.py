@@ -272,7 +272,7 @@ def test_unsafe_feature_names_are_rejected_and_nothing_is_created(client: TestCl
 
 def test_body_over_the_limit_is_413() -> None:
     from exporter.app import create_app
-    from exporter.config import Settings
+    from exporter.settings import Settings
 
     app = create_app(Settings(limits={"max_body_bytes": 2_048}), run_scheduler=False)
     with TestClient(app) as small:
@@ -286,7 +286,7 @@ def test_body_over_the_limit_is_413() -> None:
 
 def test_model_cap_is_409() -> None:
     from exporter.app import create_app
-    from exporter.config import Settings
+    from exporter.settings import Settings
 
     app = create_app(Settings(limits={"max_models": 1}), run_scheduler=False)
     with TestClient(app) as capped:

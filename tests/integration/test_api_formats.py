@@ -17,7 +17,7 @@ from cloudevents.core.v1.event import CloudEvent
 from fastapi.testclient import TestClient
 
 from exporter.app import create_app
-from exporter.config import Settings
+from exporter.settings import Settings
 from tests.integration.payloads import seeded_records
 
 MODEL = "credit"

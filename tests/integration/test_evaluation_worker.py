@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from exporter.app import create_app
-from exporter.config import Settings
+from exporter.settings import Settings
 from tests.integration.payloads import seeded_records
 
 NOW = 1_800_000_000.0

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import create_app
-from exporter.config import Settings
+from exporter.settings import Settings
 from tests.integration.payloads import labelled_records, seeded_records
 
 

@@ -25,9 +25,9 @@ import numpy as np
 import orjson
 import pytest
 
-from exporter.concept import DETECTORS
-from exporter.metrics import REJECT_REASONS
-from exporter.store import INVALID_REASONS
+from exporter.prometheus.collectors import REJECT_REASONS
+from exporter.truth.concept import DETECTORS
+from exporter.window.store import INVALID_REASONS
 from tests.support import free_port, start_sidecar, stop, wait_for
 
 MAX_MODELS = 5

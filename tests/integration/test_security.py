@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from exporter.app import create_app
-from exporter.config import Settings
+from exporter.settings import Settings
 from tests.integration.payloads import seeded_records
 from tests.support import free_port, start_sidecar, stop
 

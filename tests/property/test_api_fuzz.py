@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from exporter.app import create_app
-from exporter.config import Settings
+from exporter.settings import Settings
 
 SEEDED = "credit"  # has a reference and a window; fuzzed, but never replaced or deleted
 SCRATCH = "scratch"  # fuzzed by PUT reference and DELETE too; re-created when gone

@@ -4,7 +4,7 @@
 converters (MLflow, Open Inference Protocol, KServe CloudEvents) are fed arbitrary bytes,
 arbitrary JSON documents, and documents close to the expected shape (the interesting ones:
 right keys, wrong values). Each call must either return a well-formed result or raise
-`RequestError` with a 4xx status, a location and one of the fixed rejection reasons; any other
+`DomainError` with a 4xx status, a location and one of the fixed rejection reasons; any other
 exception would reach the client as a 500.
 """
 
@@ -18,7 +18,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from exporter.decoding import (
+from exporter.api.errors import status_for
+from exporter.errors import DomainError, RejectReason
+from exporter.ingest.decoding import (
     CSV,
     JSON,
     NDJSON,
@@ -27,10 +29,9 @@ from exporter.decoding import (
     decode_predictions,
     decode_reference,
 )
-from exporter.errors import RejectReason, RequestError
-from exporter.formats import records_from_mlflow, records_from_oip
-from exporter.formats.cloudevents import parse_event, request_features, response_predictions
-from exporter.formats.oip import DATATYPES
+from exporter.ingest.formats import records_from_mlflow, records_from_oip
+from exporter.ingest.formats.cloudevents import parse_event, request_features, response_predictions
+from exporter.ingest.formats.oip import DATATYPES
 
 # --------------------------------------------------------------------------- strategies
 
@@ -111,8 +112,8 @@ MAX_RECORDS = st.integers(min_value=1, max_value=8)
 REASONS = set(get_args(RejectReason))
 
 
-def assert_located_client_error(error: RequestError) -> None:
-    assert 400 <= error.status < 500, error
+def assert_located_client_error(error: DomainError) -> None:
+    assert 400 <= status_for(error) < 500, error
     assert isinstance(error.location, str) and error.location, error
     assert error.reason in REASONS, error
     assert error.detail and error.location in error.message
@@ -124,9 +125,9 @@ def assert_located_client_error(error: RequestError) -> None:
 def check_predictions(body: bytes, media: str, max_records: int) -> PredictionBatch | None:
     try:
         batch = decode_predictions(body, media, max_records)
-    except RequestError as error:
+    except DomainError as error:
         assert_located_client_error(error)
-        if error.status == 413:
+        if status_for(error) == 413:
             assert error.reason == "too_large"
         return None
     n = len(batch)
@@ -214,7 +215,7 @@ def check_reference(body: bytes, media: str, max_records: int) -> ReferenceTable
             label_column="label",
             declared={"x": "numeric", "c": "categorical"},
         )
-    except RequestError as error:
+    except DomainError as error:
         assert_located_client_error(error)
         return None
     assert 0 <= table.rows <= max_records
@@ -355,7 +356,7 @@ MLFLOW_RESPONSE = st.one_of(
 def check_records(convert: Any, *args: Any, **kwargs: Any) -> None:
     try:
         converted = convert(*args, **kwargs)
-    except RequestError as error:
+    except DomainError as error:
         assert_located_client_error(error)
         return
     for record in converted:
@@ -430,7 +431,7 @@ def test_cloudevent_is_an_inference_event_or_a_located_4xx(
         body = orjson.dumps({**attributes, "data": payload}) if raw is None else raw
     try:
         event = parse_event(headers, body)
-    except RequestError as error:
+    except DomainError as error:
         assert_located_client_error(error)
         return
     assert event.kind in ("request", "response")
@@ -440,12 +441,12 @@ def test_cloudevent_is_an_inference_event_or_a_located_4xx(
     ):
         try:
             convert()
-        except RequestError as error:
+        except DomainError as error:
             assert_located_client_error(error)
 
 
 def test_a_located_error_names_its_location_in_the_message() -> None:
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         decode_predictions(b'{"records": [{"features": []}]}', JSON, 10)
     assert caught.value.location == "records[0].features"
     assert caught.value.message.startswith("records[0].features: ")

@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 
 from exporter.app import create_app
 from exporter.blas import blas_threads
-from exporter.config import Settings
-from exporter.worker import EvaluationWorker
+from exporter.evaluation.worker import EvaluationWorker
+from exporter.settings import Settings
 
 
 def test_the_app_limits_every_loaded_blas_library_to_one_thread() -> None:

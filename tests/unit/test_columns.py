@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from exporter.columns import (
+from exporter.window.columns import (
     ABSENT,
     boolean_key,
     categorical_column,

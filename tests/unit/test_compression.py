@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from exporter.compression import deflate_once, gzip_with_suffix
+from exporter.prometheus.compression import deflate_once, gzip_with_suffix
 
 
 def _text(seed: int, lines: int) -> bytes:

@@ -13,7 +13,7 @@ import pytest
 from river import drift
 from river.datasets import synth
 
-from exporter.concept import DETECTORS, DetectorSettings, ErrorStreamMonitor
+from exporter.truth.concept import DETECTORS, DetectorSettings, ErrorStreamMonitor
 
 CHANGE_AT = 5_000
 MAX_DELAY = 1_500  # records after the change by which every detector must have fired
@@ -239,7 +239,7 @@ def test_settings_reject_values_outside_their_range(field: str, value: float) ->
 
 def test_importing_the_module_does_not_import_river() -> None:
     code = (
-        "import sys, exporter.concept as c; print('river' in sys.modules); "
+        "import sys, exporter.truth.concept as c; print('river' in sys.modules); "
         "c.ErrorStreamMonitor(c.DetectorSettings(), binary=True); print('river' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.concept import DetectorSettings
-from exporter.config import (
+from exporter.settings import (
     DEFAULT_PORT,
     ConceptDriftSettings,
     ConfigError,
@@ -17,6 +16,7 @@ from exporter.config import (
     WindowSettings,
     load_settings,
 )
+from exporter.truth.concept import DetectorSettings
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from exporter.columns import ABSENT
-from exporter.config import FeatureKind
-from exporter.decoding import (
+from exporter.api.errors import status_for
+from exporter.errors import DomainError
+from exporter.ingest.decoding import (
     CSV,
     JSON,
     NDJSON,
@@ -21,7 +21,8 @@ from exporter.decoding import (
     decode_reference,
     media_type,
 )
-from exporter.errors import RequestError
+from exporter.settings import FeatureKind
+from exporter.window.columns import ABSENT
 
 ALL = (JSON, NDJSON, CSV)
 # 2026-11-23T10:00:00Z as epoch seconds, from calendar.timegm (independent of datetime parsing).
@@ -40,8 +41,8 @@ def _ndjson(*lines: Any) -> bytes:
     return b"\n".join(line if isinstance(line, bytes) else orjson.dumps(line) for line in lines)
 
 
-def _rejected(call: Any, *args: Any, **kwargs: Any) -> RequestError:
-    with pytest.raises(RequestError) as caught:
+def _rejected(call: Any, *args: Any, **kwargs: Any) -> DomainError:
+    with pytest.raises(DomainError) as caught:
         call(*args, **kwargs)
     return caught.value
 
@@ -94,7 +95,7 @@ def test_media_type_maps_aliases_to_the_canonical_type(header: str | None, canon
 @pytest.mark.parametrize("header", ["text/plain", "application/xml", "multipart/form-data"])
 def test_media_type_unknown_is_415_listing_what_is_accepted(header: str) -> None:
     error = _rejected(media_type, header, (JSON, NDJSON))
-    assert error.status == 415
+    assert status_for(error) == 415
     assert error.reason == "unsupported_media_type"
     assert error.location == "header.content-type"
     assert "application/json" in error.detail
@@ -104,7 +105,7 @@ def test_media_type_unknown_is_415_listing_what_is_accepted(header: str) -> None
 def test_media_type_known_but_not_accepted_here_is_415() -> None:
     # CSV is a real media type, but prediction ingest accepts only JSON and NDJSON.
     error = _rejected(media_type, "text/csv", (JSON, NDJSON))
-    assert error.status == 415
+    assert status_for(error) == 415
     assert error.reason == "unsupported_media_type"
 
 
@@ -197,7 +198,7 @@ def test_decode_predictions_rejects_bad_timestamps_with_422_naming_the_record(
 ) -> None:
     body = _records({"features": {}}, {"timestamp": stamp, "features": {}})
     error = _rejected(decode_predictions, body, JSON, 10)
-    assert error.status == 422
+    assert status_for(error) == 422
     assert error.reason == "malformed"
     assert error.location == "records[1].timestamp"
     assert fragment in error.detail
@@ -207,13 +208,13 @@ def test_decode_predictions_rejects_bad_timestamps_with_422_naming_the_record(
 def test_decode_predictions_rejects_ids_that_are_not_strings_or_integers(bad_id: Any) -> None:
     body = _records({"id": "ok", "features": {}}, {"id": bad_id, "features": {}})
     error = _rejected(decode_predictions, body, JSON, 10)
-    assert error.status == 422
+    assert status_for(error) == 422
     assert error.location == "records[1].id"
 
 
 def test_invalid_json_is_400_at_body() -> None:
     error = _rejected(decode_predictions, b'{"records": [', JSON, 10)
-    assert error.status == 400
+    assert status_for(error) == 400
     assert error.reason == "malformed"
     assert error.location == "body"
     assert "invalid JSON" in error.detail
@@ -221,7 +222,7 @@ def test_invalid_json_is_400_at_body() -> None:
 
 def test_non_utf8_json_is_400_at_body() -> None:
     error = _rejected(decode_predictions, b'{"records": ["\xff"]}', JSON, 10)
-    assert (error.status, error.location) == (400, "body")
+    assert (status_for(error), error.location) == (400, "body")
 
 
 @pytest.mark.parametrize(
@@ -229,13 +230,13 @@ def test_non_utf8_json_is_400_at_body() -> None:
 )
 def test_non_object_json_body_is_422_at_body(document: Any, kind: str) -> None:
     error = _rejected(decode_predictions, _json(document), JSON, 10)
-    assert (error.status, error.location) == (422, "body")
+    assert (status_for(error), error.location) == (422, "body")
     assert kind in error.detail
 
 
 def test_unknown_top_level_key_is_422_naming_the_key() -> None:
     error = _rejected(decode_predictions, _json({"records": [], "extra": 1}), JSON, 10)
-    assert (error.status, error.location) == (422, "body")
+    assert (status_for(error), error.location) == (422, "body")
     assert "'extra'" in error.detail
 
 
@@ -245,21 +246,21 @@ def test_unknown_top_level_key_is_422_naming_the_key() -> None:
 )
 def test_records_that_are_not_an_array_are_422_at_records(document: Any, kind: str) -> None:
     error = _rejected(decode_predictions, _json(document), JSON, 10)
-    assert (error.status, error.location) == (422, "records")
+    assert (status_for(error), error.location) == (422, "records")
     assert kind in error.detail
 
 
 def test_a_record_that_is_not_an_object_is_422_naming_its_index() -> None:
     body = _records({"features": {}}, {"features": {}}, 5)
     error = _rejected(decode_predictions, body, JSON, 10)
-    assert (error.status, error.location) == (422, "records[2]")
+    assert (status_for(error), error.location) == (422, "records[2]")
     assert "a number" in error.detail
 
 
 def test_an_unknown_record_field_is_422_naming_the_record_and_the_field() -> None:
     body = _records({"features": {}}, {"features": {}, "lable": 1})
     error = _rejected(decode_predictions, body, JSON, 10)
-    assert (error.status, error.location) == (422, "records[1]")
+    assert (status_for(error), error.location) == (422, "records[1]")
     assert "'lable'" in error.detail
 
 
@@ -267,7 +268,7 @@ def test_an_unknown_record_field_is_422_naming_the_record_and_the_field() -> Non
 def test_a_record_without_features_is_422_naming_the_record(record: dict[str, Any]) -> None:
     body = _records({"features": {}}, record)
     error = _rejected(decode_predictions, body, JSON, 10)
-    assert (error.status, error.location) == (422, "records[1]")
+    assert (status_for(error), error.location) == (422, "records[1]")
     assert "features" in error.detail
 
 
@@ -279,26 +280,26 @@ def test_features_that_are_not_an_object_are_422_at_records_i_features(
 ) -> None:
     body = _records({"features": {}}, {"features": features})
     error = _rejected(decode_predictions, body, JSON, 10)
-    assert (error.status, error.location) == (422, "records[1].features")
+    assert (status_for(error), error.location) == (422, "records[1].features")
     assert kind in error.detail
 
 
 def test_ndjson_invalid_line_is_400_naming_the_physical_line() -> None:
     body = _ndjson({"features": {}}, b"", b'{"features": ')
     error = _rejected(decode_predictions, body, NDJSON, 10)
-    assert (error.status, error.location) == (400, "line 3")
+    assert (status_for(error), error.location) == (400, "line 3")
 
 
 def test_ndjson_shape_errors_name_the_physical_line_not_the_record_index() -> None:
     body = _ndjson({"features": {}}, b"", b"", [1, 2])
     error = _rejected(decode_predictions, body, NDJSON, 10)
-    assert (error.status, error.location) == (422, "line 4")
+    assert (status_for(error), error.location) == (422, "line 4")
 
 
 def test_ndjson_timestamp_error_names_the_line_and_field() -> None:
     body = _ndjson(b"", {"features": {}, "timestamp": "2026-11-23T10:00:00"})
     error = _rejected(decode_predictions, body, NDJSON, 10)
-    assert (error.status, error.location) == (422, "line 2.timestamp")
+    assert (status_for(error), error.location) == (422, "line 2.timestamp")
 
 
 def test_exactly_max_records_is_accepted() -> None:
@@ -311,7 +312,7 @@ def test_more_than_max_records_is_413_too_large(media: str) -> None:
     records = [{"features": {"x": i}} for i in range(4)]
     body = _records(*records) if media == JSON else _ndjson(*records)
     error = _rejected(decode_predictions, body, media, 3)
-    assert error.status == 413
+    assert status_for(error) == 413
     assert error.reason == "too_large"
     assert error.location == "records"
     assert "max_records_per_request (3)" in error.detail
@@ -346,13 +347,13 @@ def test_reference_json_labels_are_kept_only_when_some_record_has_one() -> None:
 
 def test_reference_json_rejects_the_prediction_only_fields_id_and_timestamp() -> None:
     error = _rejected(_reference_json, _records({"features": {}, "id": "a"}))
-    assert (error.status, error.location) == (422, "records[0]")
+    assert (status_for(error), error.location) == (422, "records[0]")
     assert "'id'" in error.detail
 
 
 def test_reference_json_over_max_records_is_413() -> None:
     error = _rejected(_reference_json, _records(*[{"features": {}}] * 3), 2)
-    assert (error.status, error.reason) == (413, "too_large")
+    assert (status_for(error), error.reason) == (413, "too_large")
 
 
 # decode_reference: CSV
@@ -440,37 +441,37 @@ def test_csv_utf8_bom_is_not_part_of_the_first_column_name() -> None:
 
 def test_csv_ragged_row_is_422_naming_the_line() -> None:
     error = _rejected(_csv, "a,b\n1,2\n\n3\n")
-    assert error.status == 422
+    assert status_for(error) == 422
     assert error.location == "line 4"
     assert "expected 2 fields, got 1" in error.detail
 
 
 def test_csv_row_with_too_many_fields_is_422_naming_the_line() -> None:
     error = _rejected(_csv, "a,b\n1,2,3\n")
-    assert (error.status, error.location) == (422, "line 2")
+    assert (status_for(error), error.location) == (422, "line 2")
 
 
 def test_csv_duplicate_header_is_422_naming_the_column() -> None:
     error = _rejected(_csv, "a,b,a\n1,2,3\n")
-    assert (error.status, error.location) == (422, "line 1")
+    assert (status_for(error), error.location) == (422, "line 1")
     assert "'a'" in error.detail
 
 
 def test_csv_duplicate_header_after_stripping_is_422() -> None:
     error = _rejected(_csv, "a, a\n1,2\n")
-    assert (error.status, error.location) == (422, "line 1")
+    assert (status_for(error), error.location) == (422, "line 1")
 
 
 def test_csv_empty_header_name_is_422() -> None:
     error = _rejected(_csv, "a,,c\n1,2,3\n")
-    assert (error.status, error.location) == (422, "line 1")
+    assert (status_for(error), error.location) == (422, "line 1")
     assert "column 2" in error.detail
 
 
 @pytest.mark.parametrize("body", [b"", b"\xef\xbb\xbf"])
 def test_csv_empty_body_is_422(body: bytes) -> None:
     error = _rejected(_csv, body)
-    assert (error.status, error.location) == (422, "line 1")
+    assert (status_for(error), error.location) == (422, "line 1")
 
 
 def test_csv_header_only_is_an_empty_table() -> None:
@@ -481,18 +482,18 @@ def test_csv_header_only_is_an_empty_table() -> None:
 
 def test_csv_non_utf8_is_400_at_body() -> None:
     error = _rejected(_csv, b"a,b\n\xff,1\n")
-    assert (error.status, error.location, error.reason) == (400, "body", "malformed")
+    assert (status_for(error), error.location, error.reason) == (400, "body", "malformed")
     assert "UTF-8" in error.detail
 
 
 def test_csv_unterminated_quote_is_400() -> None:
     error = _rejected(_csv, 'a,b\n"open,1\n')
-    assert error.status == 400
+    assert status_for(error) == 400
 
 
 def test_csv_over_max_records_is_413() -> None:
     error = _rejected(_csv, "a\n1\n2\n3\n", max_records=2)
-    assert (error.status, error.reason) == (413, "too_large")
+    assert (status_for(error), error.reason) == (413, "too_large")
 
 
 def test_csv_exactly_max_records_is_accepted() -> None:
@@ -524,7 +525,7 @@ def test_inline_labels_are_kept_per_record_with_none_where_absent_or_null() -> N
 def test_an_inline_label_that_is_not_a_scalar_is_422_naming_it(label: Any, kind: str) -> None:
     body = _records({"features": {}, "label": 1}, {"features": {}, "label": label})
     error = _rejected(decode_predictions, body, JSON, 10)
-    assert (error.status, error.location) == (422, "records[1].label")
+    assert (status_for(error), error.location) == (422, "records[1].label")
     assert kind in error.detail
 
 
@@ -549,14 +550,14 @@ def test_a_latency_that_is_not_a_number_of_seconds_is_422_naming_it(
         {"features": {}, "latency_seconds": 0.1}, {"features": {}, "latency_seconds": latency}
     )
     error = _rejected(decode_predictions, body, JSON, 10)
-    assert (error.status, error.location) == (422, "records[1].latency_seconds")
+    assert (status_for(error), error.location) == (422, "records[1].latency_seconds")
     assert shown in error.detail
 
 
 def test_ndjson_latency_errors_name_the_line() -> None:
     body = _ndjson({"features": {}}, {"features": {}, "latency_seconds": -1})
     error = _rejected(decode_predictions, body, NDJSON, 10)
-    assert (error.status, error.location) == (422, "line 2.latency_seconds")
+    assert (status_for(error), error.location) == (422, "line 2.latency_seconds")
 
 
 # the labels route
@@ -601,20 +602,20 @@ def test_a_malformed_label_body_names_what_and_where(
 ) -> None:
     body = document if isinstance(document, bytes) else _json(document)
     error = _rejected(decode_labels, body, JSON, 10)
-    assert (error.status, error.location) == (status, location)
+    assert (status_for(error), error.location) == (status, location)
     assert text in error.detail
 
 
 def test_too_many_labels_is_413() -> None:
     body = _json({"labels": [{"id": str(i), "label": 1} for i in range(11)]})
     error = _rejected(decode_labels, body, JSON, 10)
-    assert (error.status, error.location, error.reason) == (413, "labels", "too_large")
+    assert (status_for(error), error.location, error.reason) == (413, "labels", "too_large")
     assert "labels exceed limits.max_records_per_request (10)" in error.detail
 
 
 def test_an_rfc3339_time_before_1970_is_refused_like_negative_epoch_seconds() -> None:
     body = b'{"records": [{"features": {}, "timestamp": "1960-01-01T00:00:00+00:00"}]}'
-    with pytest.raises(RequestError) as raised:
+    with pytest.raises(DomainError) as raised:
         decode_predictions(body, "application/json", 10)
-    assert raised.value.status == 422
+    assert status_for(raised.value) == 422
     assert raised.value.location == "records[0].timestamp"

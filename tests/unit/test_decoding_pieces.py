@@ -7,8 +7,10 @@ from typing import Any
 import orjson
 import pytest
 
-from exporter import decoding
-from exporter.decoding import (
+from exporter.api.errors import status_for
+from exporter.errors import DomainError
+from exporter.ingest import decoding
+from exporter.ingest.decoding import (
     JSON,
     NDJSON,
     PIECE_BYTES,
@@ -18,7 +20,6 @@ from exporter.decoding import (
     decode_predictions,
     decode_reference,
 )
-from exporter.errors import RequestError
 
 #: Records of ~700 bytes each: 1,000 of them make a body several pieces long.
 RECORDS = 1_000
@@ -56,12 +57,12 @@ def _whole(monkeypatch: pytest.MonkeyPatch, call: Any, *args: Any) -> Any:
         patched.setattr(decoding, "WHOLE_PARSE_BYTES", 1 << 40)
         try:
             return call(*args)
-        except RequestError as error:
+        except DomainError as error:
             return error
 
 
-def _error(call: Any, *args: Any) -> RequestError:
-    with pytest.raises(RequestError) as caught:
+def _error(call: Any, *args: Any) -> DomainError:
+    with pytest.raises(DomainError) as caught:
         call(*args)
     return caught.value
 
@@ -135,9 +136,9 @@ def test_a_malformed_large_body_fails_exactly_as_one_parse_does(
     assert len(body) > WHOLE_PARSE_BYTES, name
     error = _error(decode_predictions, body, JSON, 10_000)
     expected = _whole(monkeypatch, decode_predictions, body, JSON, 10_000)
-    assert isinstance(expected, RequestError), name
-    assert (error.status, error.location, error.detail) == (
-        expected.status,
+    assert isinstance(expected, DomainError), name
+    assert (status_for(error), error.location, error.detail) == (
+        status_for(expected),
         expected.location,
         expected.detail,
     ), name
@@ -147,9 +148,9 @@ def test_too_many_records_in_a_large_body_is_413_before_any_piece_is_parsed(
     records: list[dict[str, Any]],
 ) -> None:
     reader = RecordReader(_body(records), JSON, 999)
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         next(iter(reader.steps()))
-    assert (caught.value.status, caught.value.location) == (413, "records")
+    assert (status_for(caught.value), caught.value.location) == (413, "records")
     assert reader.records == []
 
 
@@ -169,7 +170,7 @@ def test_a_bad_line_late_in_a_large_ndjson_body_is_400_naming_it(
     lines = [orjson.dumps(record) for record in records]
     lines[987] = b'{"features": '
     error = _error(decode_predictions, b"\n".join(lines), NDJSON, 10_000)
-    assert (error.status, error.location) == (400, "line 988")
+    assert (status_for(error), error.location) == (400, "line 988")
 
 
 def test_large_label_bodies_are_read_in_pieces_too() -> None:
@@ -215,4 +216,4 @@ def test_a_bad_reference_row_late_in_a_large_body_is_named_by_its_index(
     rows = [{"features": record["features"]} for record in records]
     rows[977] = {"features": {"x": 1}, "id": "no ids in a reference"}
     error = _error(_reference, _body(rows))
-    assert (error.status, error.location) == (422, "records[977]")
+    assert (status_for(error), error.location) == (422, "records[977]")

@@ -10,18 +10,23 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from exporter.config import DriftMethod, DriftSettings, ReferenceSettings, Settings
-from exporter.decoding import PredictionBatch
-from exporter.evaluator import (
+from exporter.evaluation.evaluator import (
     CATEGORICAL_STATISTICS,
     NUMERIC_STATISTICS,
     EvaluationReport,
     evaluate,
     failed_report,
 )
-from exporter.profile import CategoricalProfile, NumericProfile, ReferenceProfile, build_profile
+from exporter.ingest.decoding import PredictionBatch
+from exporter.settings import DriftMethod, DriftSettings, ReferenceSettings, Settings
 from exporter.stats import chi2, compare_ecdfs, jensen_shannon, psi, wasserstein_normalized
-from exporter.store import ModelWindow, WindowSnapshot
+from exporter.window.profile import (
+    CategoricalProfile,
+    NumericProfile,
+    ReferenceProfile,
+    build_profile,
+)
+from exporter.window.store import ModelWindow, WindowSnapshot
 
 METHODS: tuple[DriftMethod, ...] = get_args(DriftMethod)
 NOW = 1_800_000_123.0

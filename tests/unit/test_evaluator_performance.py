@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from exporter.config import DriftSettings, ReferenceSettings, Settings
-from exporter.decoding import LabelBatch, PredictionBatch
-from exporter.evaluator import EvaluationReport, evaluate
-from exporter.profile import ReferenceProfile, build_profile
-from exporter.store import ModelWindow
+from exporter.evaluation.evaluator import EvaluationReport, evaluate
+from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.settings import DriftSettings, ReferenceSettings, Settings
+from exporter.window.profile import ReferenceProfile, build_profile
+from exporter.window.store import ModelWindow
 
 NOW = 1_800_000_123.0
 W = 1.5  # true P(y = 1 | x) = sigmoid(W x); the model reports sigmoid(2 W x): overconfident

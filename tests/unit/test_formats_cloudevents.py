@@ -19,8 +19,9 @@ from cloudevents.core.bindings.http import HTTPMessage, to_binary, to_structured
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
-from exporter.errors import RequestError
-from exporter.formats.cloudevents import CloudEventJoiner, InferenceEvent, parse_event
+from exporter.api.errors import status_for
+from exporter.errors import DomainError
+from exporter.ingest.formats.cloudevents import CloudEventJoiner, InferenceEvent, parse_event
 
 REQUEST_ID = "0009174a-24a8-4603-b098-09c8799950e9"
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -215,47 +216,47 @@ def test_a_repeated_half_replaces_the_waiting_one() -> None:
 def test_a_pair_with_mismatched_rows_is_422_and_leaves_the_buffer_as_it_was() -> None:
     joiner = CloudEventJoiner(max_pending=10, max_age_seconds=60)
     joiner.add(parsed("request", V1_REQUEST), feature_names=IRIS)
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         joiner.add(parsed("response", {"predictions": [1, 1, 1]}))
-    assert (caught.value.status, caught.value.location) == (422, "body")
+    assert (status_for(caught.value), caught.value.location) == (422, "body")
     assert "3 predictions for 2 request rows" in caught.value.detail
     assert joiner.stats().pending == 1
 
 
 def test_a_malformed_half_is_422_and_not_buffered() -> None:
     joiner = CloudEventJoiner(max_pending=10, max_age_seconds=60)
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         joiner.add(parsed("request", V1_REQUEST))  # tensor rows, no feature_names
     assert caught.value.location == "body.instances[0]"
     assert "feature_names" in caught.value.detail
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         joiner.add(parsed("response", {"outputs": [{"name": "y"}]}))
     assert caught.value.location == "body.outputs[0]"
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         joiner.add(parsed("response", {"scores": [1]}))
     assert caught.value.location == "body"
     assert joiner.stats().pending == 0
 
 
-def rejection(message: HTTPMessage) -> RequestError:
-    with pytest.raises(RequestError) as caught:
+def rejection(message: HTTPMessage) -> DomainError:
+    with pytest.raises(DomainError) as caught:
         parse_event(message.headers, message.body)
     return caught.value
 
 
 def test_an_event_without_the_service_extension_is_422() -> None:
     caught = rejection(binary("request", V1_REQUEST, service=None))
-    assert (caught.status, caught.location) == (422, "header.ce-inferenceservicename")
+    assert (status_for(caught), caught.location) == (422, "header.ce-inferenceservicename")
 
 
 def test_an_unsafe_service_name_is_422() -> None:
     caught = rejection(binary("request", V1_REQUEST, service="../etc"))
-    assert (caught.status, caught.location) == (422, "header.ce-inferenceservicename")
+    assert (status_for(caught), caught.location) == (422, "header.ce-inferenceservicename")
 
 
 def test_an_event_of_another_type_is_422() -> None:
     caught = rejection(binary("request", V1_REQUEST, type="dev.knative.example"))
-    assert (caught.status, caught.location) == (422, "header.ce-type")
+    assert (status_for(caught), caught.location) == (422, "header.ce-type")
     assert ".inference.request" in caught.detail
 
 
@@ -263,7 +264,7 @@ def test_required_attributes_are_checked_by_the_sdk() -> None:
     message = binary("request", V1_REQUEST)
     headers = {k: v for k, v in message.headers.items() if k != "ce-source"}
     caught = rejection(HTTPMessage(headers, message.body))
-    assert (caught.status, caught.location) == (422, "header.ce-source")
+    assert (status_for(caught), caught.location) == (422, "header.ce-source")
     wrong_version = {**message.headers, "ce-specversion": "0.2"}
     assert rejection(HTTPMessage(wrong_version, message.body)).location == "header.ce-specversion"
 
@@ -272,13 +273,13 @@ def test_a_binary_event_without_an_id_is_422_rather_than_unpairable() -> None:
     message = binary("request", V1_REQUEST)
     headers = {k: v for k, v in message.headers.items() if k != "ce-id"}
     caught = rejection(HTTPMessage(headers, message.body))
-    assert (caught.status, caught.location) == (422, "header.ce-id")
+    assert (status_for(caught), caught.location) == (422, "header.ce-id")
 
 
 def test_event_data_must_be_a_json_object() -> None:
     message = binary("request", V1_REQUEST)
     caught = rejection(HTTPMessage(message.headers, b"instances=1,2,3"))
-    assert (caught.status, caught.location) == (422, "body")
+    assert (status_for(caught), caught.location) == (422, "body")
     assert "not JSON" in caught.detail
     assert "no data" in rejection(HTTPMessage(message.headers, b"")).detail
     assert "an array" in rejection(HTTPMessage(message.headers, b"[1, 2]")).detail
@@ -286,8 +287,8 @@ def test_event_data_must_be_a_json_object() -> None:
 
 def test_a_body_that_is_no_cloudevent_is_rejected() -> None:
     caught = rejection(HTTPMessage({"content-type": "application/json"}, b"[1, 2]"))
-    assert (caught.status, caught.location) == (400, "body")
+    assert (status_for(caught), caught.location) == (400, "body")
     caught = rejection(HTTPMessage({"content-type": "application/json"}, b"{not json"))
-    assert caught.status == 400
+    assert status_for(caught) == 400
     caught = rejection(HTTPMessage({"content-type": "application/json"}, b'{"instances": []}'))
-    assert caught.status == 422 and caught.location.startswith("body.")
+    assert status_for(caught) == 422 and caught.location.startswith("body.")

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from exporter.errors import RequestError
-from exporter.formats import records_from_mlflow
+from exporter.api.errors import status_for
+from exporter.errors import DomainError
+from exporter.ingest.formats import records_from_mlflow
 
 # mlflow/models/cli.py, `mlflow models serve` docstring: "records orientation input format for
 # serializing a pandas DataFrame".
@@ -53,10 +54,10 @@ def predictions(records: list[Any]) -> list[Any]:
     return [record["prediction"] for record in records]
 
 
-def error(request: Any, response: Any = THREE, **options: Any) -> RequestError:
-    with pytest.raises(RequestError) as caught:
+def error(request: Any, response: Any = THREE, **options: Any) -> DomainError:
+    with pytest.raises(DomainError) as caught:
         records_from_mlflow(request, response, **options)
-    assert caught.value.status == 422
+    assert status_for(caught.value) == 422
     return caught.value
 
 

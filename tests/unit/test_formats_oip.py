@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from exporter.errors import RequestError
-from exporter.formats import records_from_oip
+from exporter.api.errors import status_for
+from exporter.errors import DomainError
+from exporter.ingest.formats import records_from_oip
 
 SPEC_REQUEST = {
     "id": "42",
@@ -91,10 +92,10 @@ TWO_SCORES = {
 }
 
 
-def error(request: Any, response: Any, **options: Any) -> RequestError:
-    with pytest.raises(RequestError) as caught:
+def error(request: Any, response: Any, **options: Any) -> DomainError:
+    with pytest.raises(DomainError) as caught:
         records_from_oip(request, response, **options)
-    assert caught.value.status == 422
+    assert status_for(caught.value) == 422
     return caught.value
 
 

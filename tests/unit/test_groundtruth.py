@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from exporter.config import LabelSettings, ModelSettings
-from exporter.groundtruth import (
+from exporter.settings import LabelSettings, ModelSettings
+from exporter.truth.groundtruth import (
     LATENCY_BUCKETS_SECONDS,
     GroundTruth,
     LatencyHistogram,

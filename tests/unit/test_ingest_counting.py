@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from exporter.api import ingest
-from exporter.config import ReferenceSettings, Settings
-from exporter.decoding import PredictionBatch
-from exporter.profile import build_profile
-from exporter.store import COUNT_RECORDS, ModelWindow
+from exporter.ingest.decoding import PredictionBatch
+from exporter.settings import ReferenceSettings, Settings
+from exporter.window.profile import build_profile
+from exporter.window.store import COUNT_RECORDS, ModelWindow
 
 
 def _window() -> ModelWindow:

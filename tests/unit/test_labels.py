@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from exporter.labels import LabelJoinBuffer
+from exporter.truth.join import LabelJoinBuffer
 
 if TYPE_CHECKING:
     from conftest import FakeClock  # the fake_clock fixture's type; not imported at run time

@@ -11,12 +11,9 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.compression import DeflatedText
-from exporter.config import DriftSettings, ReferenceSettings, Settings
-from exporter.decoding import PredictionBatch
-from exporter.evaluator import EvaluationReport, evaluate, failed_report
-from exporter.groundtruth import PERFORMANCE_METRICS
-from exporter.metrics import (
+from exporter.evaluation.evaluator import EvaluationReport, evaluate, failed_report
+from exporter.ingest.decoding import PredictionBatch
+from exporter.prometheus.collectors import (
     CONTENT_TYPE,
     QUALITY_GAUGES,
     STATISTIC_GAUGES,
@@ -25,8 +22,11 @@ from exporter.metrics import (
     render,
     render_deflated,
 )
-from exporter.profile import build_profile
-from exporter.store import ModelWindow
+from exporter.prometheus.compression import DeflatedText
+from exporter.settings import DriftSettings, ReferenceSettings, Settings
+from exporter.truth.groundtruth import PERFORMANCE_METRICS
+from exporter.window.profile import build_profile
+from exporter.window.store import ModelWindow
 
 NOW = 1_800_000_000.0
 PROMTOOL = "/usr/bin/promtool"

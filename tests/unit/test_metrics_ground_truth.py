@@ -12,13 +12,13 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.config import DriftSettings, ReferenceSettings, Settings
-from exporter.decoding import LabelBatch, PredictionBatch
-from exporter.evaluator import evaluate
-from exporter.groundtruth import LATENCY_BUCKETS_SECONDS
-from exporter.metrics import LiveCollector, RejectionCounter, render
-from exporter.profile import build_profile
-from exporter.store import WindowStore
+from exporter.evaluation.evaluator import evaluate
+from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.prometheus.collectors import LiveCollector, RejectionCounter, render
+from exporter.settings import DriftSettings, ReferenceSettings, Settings
+from exporter.truth.groundtruth import LATENCY_BUCKETS_SECONDS
+from exporter.window.profile import build_profile
+from exporter.window.store import WindowStore
 
 NOW = 1_800_000_000.0
 

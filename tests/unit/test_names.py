@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.errors import RequestError
-from exporter.names import MAX_NAME_LENGTH, check_feature_name, check_model_name
+from exporter.api.errors import status_for
+from exporter.errors import DomainError
+from exporter.ingest.names import MAX_NAME_LENGTH, check_feature_name, check_model_name
 
 # model names
 
@@ -44,9 +45,9 @@ def test_check_model_name_returns_an_accepted_name_unchanged(name: str) -> None:
     ],
 )
 def test_check_model_name_rejects_unsafe_names_with_422_invalid_name(name: str) -> None:
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_model_name(name)
-    assert caught.value.status == 422
+    assert status_for(caught.value) == 422
     assert caught.value.reason == "invalid_name"
     assert caught.value.location == "path.model"
 
@@ -95,9 +96,9 @@ def test_check_feature_name_returns_an_accepted_name_unchanged(name: str) -> Non
 def test_check_feature_name_rejects_unsafe_names_with_422_at_the_given_location(
     name: str,
 ) -> None:
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_feature_name(name, "line 1, column 3")
-    assert caught.value.status == 422
+    assert status_for(caught.value) == 422
     assert caught.value.reason == "invalid_name"
     assert caught.value.location == "line 1, column 3"
 
@@ -106,7 +107,7 @@ def test_check_feature_name_rejects_unsafe_names_with_422_at_the_given_location(
 
 
 def test_model_name_error_escapes_control_characters_in_the_name() -> None:
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_model_name("evil\nname\x00\u00e9")
     detail = caught.value.detail
     assert "'evil\\nname\\x00\\xe9'" in detail
@@ -116,7 +117,7 @@ def test_model_name_error_escapes_control_characters_in_the_name() -> None:
 
 
 def test_feature_name_error_escapes_the_name_and_the_message_carries_the_location() -> None:
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_feature_name("a\r\nb", "records[3].features")
     assert "'a\\r\\nb'" in caught.value.detail
     assert "\r" not in caught.value.message
@@ -125,7 +126,7 @@ def test_feature_name_error_escapes_the_name_and_the_message_carries_the_locatio
 
 def test_name_error_cuts_a_long_name_to_64_characters() -> None:
     name = "x" * 200 + "/"
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         check_model_name(name)
     assert repr("x" * 64 + "...") in caught.value.detail
     assert "x" * 65 not in caught.value.detail

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exporter.config import Settings
-from exporter.decoding import LabelBatch, PredictionBatch
-from exporter.evaluator import evaluate
-from exporter.persistence import FORMAT, StateDirectory
-from exporter.profile import build_profile
-from exporter.store import WindowStore
+from exporter.evaluation.evaluator import evaluate
+from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.settings import Settings
+from exporter.window.persistence import FORMAT, StateDirectory
+from exporter.window.profile import build_profile
+from exporter.window.store import WindowStore
 
 
 class Clock:

@@ -90,7 +90,7 @@ def test_a_failing_request_still_ends() -> None:
 
 def test_the_app_marks_scrapes_before_any_other_middleware() -> None:
     from exporter.app import create_app
-    from exporter.config import Settings
+    from exporter.settings import Settings
 
     app = create_app(Settings(auth={"token": "t" * 32}), run_scheduler=False)
     assert app.user_middleware[0].cls is PriorityRequests  # the outermost

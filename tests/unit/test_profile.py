@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from exporter.columns import ABSENT
-from exporter.config import FeatureKind, ReferenceSettings
-from exporter.profile import (
+from exporter.settings import FeatureKind, ReferenceSettings
+from exporter.stats.binning import bin_counts
+from exporter.window.columns import ABSENT
+from exporter.window.profile import (
     CategoricalProfile,
     NumericProfile,
     ProfileError,
@@ -20,7 +21,6 @@ from exporter.profile import (
     build_profile,
     infer_kind,
 )
-from exporter.stats.binning import bin_counts
 
 
 def _profile(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from exporter.config import Settings, load_settings
+from exporter.settings import Settings, load_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -10,12 +10,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from exporter.config import ReferenceSettings, Settings
-from exporter.decoding import PredictionBatch
-from exporter.errors import RequestError
-from exporter.profile import CategoricalProfile, NumericProfile, ReferenceProfile, build_profile
+from exporter.api.errors import status_for
+from exporter.errors import DomainError
+from exporter.ingest.decoding import PredictionBatch
+from exporter.settings import ReferenceSettings, Settings
 from exporter.stats.binning import bin_counts
-from exporter.store import COUNT_RECORDS, INVALID_REASONS, ModelWindow, WindowStore
+from exporter.window.profile import (
+    CategoricalProfile,
+    NumericProfile,
+    ReferenceProfile,
+    build_profile,
+)
+from exporter.window.store import COUNT_RECORDS, INVALID_REASONS, ModelWindow, WindowStore
 
 
 def _batch(
@@ -613,9 +619,9 @@ def test_store_caps_models_at_max_models_with_409_limit(fake_clock: Any) -> None
     store = WindowStore(Settings(limits={"max_models": 2}), fake_clock)
     assert store.set_reference(_profile("a")) is True
     assert store.set_reference(_profile("b")) is True
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         store.set_reference(_profile("c"))
-    assert caught.value.status == 409
+    assert status_for(caught.value) == 409
     assert caught.value.reason == "limit"
     assert "c" not in store
     assert len(store) == 2
@@ -642,9 +648,9 @@ def test_store_unknown_model_is_404_unknown_model(fake_clock: Any, action: str) 
         "snapshot": lambda: store.snapshot("ghost"),
         "delete": lambda: store.delete("ghost"),
     }
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(DomainError) as caught:
         calls[action]()
-    assert caught.value.status == 404
+    assert status_for(caught.value) == 404
     assert caught.value.reason == "unknown_model"
     assert "'ghost'" in caught.value.detail
 

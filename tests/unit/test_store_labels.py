@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from exporter.config import ReferenceSettings, Settings
-from exporter.decoding import LabelBatch, PredictionBatch
-from exporter.groundtruth import TaskSpec
-from exporter.profile import ReferenceProfile, build_profile
-from exporter.store import ModelWindow
+from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.settings import ReferenceSettings, Settings
+from exporter.truth.groundtruth import TaskSpec
+from exporter.window.profile import ReferenceProfile, build_profile
+from exporter.window.store import ModelWindow
 
 
 def _profile(

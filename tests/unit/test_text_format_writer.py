@@ -21,13 +21,13 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from exporter.config import Settings
-from exporter.decoding import PredictionBatch
-from exporter.evaluator import evaluate
-from exporter.exposition import render_text
-from exporter.metrics import DriftCollector, LiveCollector, RejectionCounter
-from exporter.profile import build_profile
-from exporter.store import WindowStore
+from exporter.evaluation.evaluator import evaluate
+from exporter.ingest.decoding import PredictionBatch
+from exporter.prometheus.collectors import DriftCollector, LiveCollector, RejectionCounter
+from exporter.prometheus.text import render_text
+from exporter.settings import Settings
+from exporter.window.profile import build_profile
+from exporter.window.store import WindowStore
 
 
 class _Fixed(Collector):

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from exporter.config import DriftSettings, ReferenceSettings, Settings
-from exporter.decoding import LabelBatch, PredictionBatch
-from exporter.evaluator import evaluate
-from exporter.metrics import render
-from exporter.profile import build_profile
-from exporter.store import ModelWindow, WindowSnapshot
-from exporter.worker import EvaluationWorker, WorkerError
+from exporter.evaluation.evaluator import evaluate
+from exporter.evaluation.worker import EvaluationWorker, WorkerError
+from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.prometheus.collectors import render
+from exporter.settings import DriftSettings, ReferenceSettings, Settings
+from exporter.window.profile import build_profile
+from exporter.window.store import ModelWindow, WindowSnapshot
 
 NOW = 1_800_000_000.0
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NoReturn, TypedDict
 
-from exporter.decoding import json_kind as kind
-from exporter.errors import RequestError
+from exporter.errors import InvalidInput
+from exporter.ingest.decoding import json_kind as kind
 
 
 class _RecordFields(TypedDict):
@@ -30,7 +30,7 @@ class Record(_RecordFields, total=False):
 
 def fail(detail: str, location: str) -> NoReturn:
     """A 422 at `location`: the payload is JSON, but not the shape the format defines."""
-    raise RequestError(422, detail, location)
+    raise InvalidInput(detail, location)
 
 
 def expect_object(value: Any, location: str) -> dict[str, Any]:

@@ -19,16 +19,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.columns import (
+from exporter.settings import FeatureKind, ModelSettings, ReferenceSettings
+from exporter.stats.binning import bin_counts, quantile_edges
+from exporter.truth.groundtruth import ReferencePerformance, reference_performance
+from exporter.window.columns import (
     ABSENT,
     MISMATCH_OFFSET,
     categorical_column,
     category_codes,
     numeric_column,
 )
-from exporter.config import FeatureKind, ModelSettings, ReferenceSettings
-from exporter.groundtruth import ReferencePerformance, reference_performance
-from exporter.stats.binning import bin_counts, quantile_edges
 
 PREDICTION = "prediction"
 

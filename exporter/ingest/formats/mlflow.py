@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from exporter.decoding import json_kind as kind
-from exporter.formats._common import (
+from exporter.ingest.decoding import json_kind as kind
+from exporter.ingest.formats._common import (
     Record,
     columns_to_features,
     expect_array,

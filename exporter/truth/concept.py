@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from exporter.stats._validation import as_sample
+from exporter.stats.validation import as_sample
 
 __all__ = ["DETECTORS", "DetectorSettings", "ErrorStreamMonitor"]
 

@@ -20,13 +20,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from exporter.config import DriftSettings, LabelSettings
-from exporter.groundtruth import performance_metrics
-from exporter.profile import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
+from exporter.settings import DriftSettings, LabelSettings
 from exporter.stats import adjust_pvalues, chi2, compare_ecdfs, jensen_shannon, psi
 from exporter.stats.distance import in_reference_stds
 from exporter.stats.estimation import estimated_accuracy, estimated_roc_auc
-from exporter.store import ColumnWindow, TruthSnapshot, WindowSnapshot
+from exporter.truth.groundtruth import performance_metrics
+from exporter.window.profile import (
+    CategoricalProfile,
+    ColumnProfile,
+    NumericProfile,
+    ReferenceProfile,
+)
+from exporter.window.store import ColumnWindow, TruthSnapshot, WindowSnapshot
 
 DEFAULT_MIN_LABELS = LabelSettings().min_labels
 

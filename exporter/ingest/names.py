@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from exporter.errors import RequestError
+from exporter.errors import InvalidName
 
 MAX_NAME_LENGTH = 128
 
@@ -18,12 +18,10 @@ FEATURE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:()\[\] -]{0,127}")
 def check_model_name(model: str) -> str:
     """`model` unchanged, or a 422 saying which characters are allowed."""
     if MODEL_NAME.fullmatch(model) is None:
-        raise RequestError(
-            422,
+        raise InvalidName(
             f"invalid model name {_shown(model)}: use 1-{MAX_NAME_LENGTH} characters from "
             "A-Z a-z 0-9 _ . - starting with a letter or digit",
             "path.model",
-            reason="invalid_name",
         )
     return model
 
@@ -31,12 +29,10 @@ def check_model_name(model: str) -> str:
 def check_feature_name(name: str, location: str) -> str:
     """`name` unchanged, or a 422 naming where the bad name was found."""
     if FEATURE_NAME.fullmatch(name) is None or name.endswith(" "):
-        raise RequestError(
-            422,
+        raise InvalidName(
             f"invalid feature name {_shown(name)}: use 1-{MAX_NAME_LENGTH} characters from "
             "A-Z a-z 0-9 _ . : ( ) [ ] - and space, starting with a letter, digit or _",
             location,
-            reason="invalid_name",
         )
     return name
 

@@ -29,16 +29,16 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http
 from cloudevents.core.exceptions import BaseCloudEventException, CloudEventValidationError
 from cloudevents.core.formats.json import JSONFormat
 
-from exporter.decoding import json_kind as kind
-from exporter.errors import RequestError
-from exporter.formats import mlflow, oip
-from exporter.formats._common import (
+from exporter.errors import InputTooLarge, InvalidInput, MalformedInput
+from exporter.ingest.decoding import json_kind as kind
+from exporter.ingest.formats import mlflow, oip
+from exporter.ingest.formats._common import (
     Record,
     fail,
     pair,
     row_ids,
 )
-from exporter.names import MODEL_NAME
+from exporter.ingest.names import MODEL_NAME
 
 REQUEST_TYPE_SUFFIX = ".inference.request"
 RESPONSE_TYPE_SUFFIX = ".inference.response"
@@ -68,27 +68,25 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> InferenceEvent:
     binary = any(name.startswith("ce-") for name in lowered)
     if binary and "ce-id" not in lowered:
         # The SDK would invent a random id, and the event could never meet its other half.
-        raise RequestError(422, "missing required attribute 'id'", "header.ce-id")
+        raise InvalidInput("missing required attribute 'id'", "header.ce-id")
     try:
         event = from_http(HTTPMessage(headers=lowered, body=body), JSONFormat())
     except CloudEventValidationError as error:
         attribute = next(iter(error.errors), "specversion")
         reasons = "; ".join(str(e) for e in error.errors.get(attribute, ()))
-        raise RequestError(
-            422,
+        raise InvalidInput(
             f"invalid CloudEvent: {reasons or error}",
             f"header.ce-{attribute}" if binary else f"body.{attribute}",
         ) from None
     except (BaseCloudEventException, JSONDecodeError, UnicodeDecodeError, ValueError) as error:
-        raise RequestError(
-            400,
+        raise MalformedInput(
             "not a CloudEvent: expected binary mode (ce-* headers) or a structured "
             f"application/cloudevents+json body ({error})",
             "body",
         ) from None
     except (AttributeError, TypeError, KeyError):
-        raise RequestError(
-            400, "not a CloudEvent: a structured event must be a JSON object", "body"
+        raise MalformedInput(
+            "not a CloudEvent: a structured event must be a JSON object", "body"
         ) from None
     return _inference_event(event)
 
@@ -247,7 +245,7 @@ class CloudEventJoiner:
     ) -> tuple[str, list[Record]] | None:
         """Hold one half; when it completes a pair, `(model, records)` for that inference.
 
-        Raises RequestError (422) for a payload that cannot be converted or a pair whose
+        Raises InvalidInput for a payload that cannot be converted or a pair whose
         halves disagree on the number of rows, and (413) for a half with more than
         `max_records` rows; the buffer is then left as it was.
         """
@@ -261,11 +259,8 @@ class CloudEventJoiner:
             predictions = response_predictions(event.data, output_name, output_index)
             rows = len(predictions)
         if max_records is not None and rows > max_records:
-            raise RequestError(
-                413,
-                f"{rows} records exceed limits.max_records_per_request ({max_records})",
-                "body",
-                reason="too_large",
+            raise InputTooLarge(
+                f"{rows} records exceed limits.max_records_per_request ({max_records})", "body"
             )
         key = (event.service, event.component, event.id)
         with self._lock:

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from exporter.compression import DeflatedText
-from exporter.evaluator import EvaluationReport, evaluate
+from exporter.evaluation.evaluator import EvaluationReport, evaluate
 from exporter.memory import release_freed_memory
-from exporter.metrics import render_deflated
 from exporter.priority import hand_over
+from exporter.prometheus.collectors import render_deflated
+from exporter.prometheus.compression import DeflatedText
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ class _Failed:
 
 
 class EvaluationWorker:
-    """One child process running `exporter.evaluator.evaluate` and
-    `exporter.metrics.render_deflated`; thread-safe (calls queue)."""
+    """One child process running `exporter.evaluation.evaluator.evaluate` and
+    `exporter.prometheus.collectors.render_deflated`; thread-safe (calls queue)."""
 
     def __init__(
         self,
@@ -76,12 +76,12 @@ class EvaluationWorker:
         return None if self._process is None else self._process.pid
 
     def evaluate(self, *arguments: Any, **keywords: Any) -> EvaluationReport:
-        """`exporter.evaluator.evaluate(...)` in the child; WorkerError if it fails there."""
+        """`evaluator.evaluate(...)` in the child; WorkerError if it fails there."""
         report: EvaluationReport = self.call(evaluate, *arguments, **keywords)
         return report
 
     def render(self, reports: Mapping[str, EvaluationReport], suffix: bytes = b"") -> DeflatedText:
-        """`exporter.metrics.render_deflated(reports, suffix)` in the child: rendering and
+        """`collectors.render_deflated(reports, suffix)` in the child: rendering and
         deflating 4,000 series takes ~16 + 3 ms of CPU there instead of here.
 
         The reports are pickled one at a time, with a pause between: pickling all of them in

@@ -18,7 +18,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from exporter.concept import DetectorSettings
+from exporter.truth.concept import DetectorSettings
 
 FeatureKind = Literal["numeric", "categorical", "boolean"]
 Task = Literal["classification", "regression"]
@@ -92,7 +92,7 @@ class LabelSettings(_Section):
 
 
 class ConceptDriftSettings(_Section):
-    """Parameters of the error-stream change detectors (exporter.concept.DetectorSettings).
+    """Parameters of the error-stream change detectors (exporter.truth.concept.DetectorSettings).
 
     River 0.26's defaults, except `ddm_warm_start`: with river's 30, DDM alarmed on 52 % of
     stationary 0/1 error streams of 20,000 records (its best error rate comes from a lucky

@@ -1,9 +1,9 @@
 """The evaluation schedule: every interval, evaluate every model and publish the reports.
 
 A thread takes each model's snapshot and hands it to the evaluator (by default in a child
-process, exporter.worker); evaluation (scipy, sorting) never runs on the event loop or inside a
-scrape: ingest keeps answering while a cycle runs, and scrapes serve the text the last cycle
-rendered.
+process, exporter.evaluation.worker); evaluation (scipy, sorting) never runs on the event
+loop or inside a scrape: ingest keeps answering while a cycle runs, and scrapes serve the
+text the last cycle rendered.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from dataclasses import replace
 
 from prometheus_client import Histogram
 
-from exporter.config import Settings
-from exporter.evaluator import EvaluationReport, evaluate, failed_report
+from exporter.evaluation.evaluator import EvaluationReport, evaluate, failed_report
 from exporter.memory import release_freed_memory
-from exporter.metrics import ReportBoard
 from exporter.priority import hand_over
-from exporter.store import ModelWindow, WindowStore
+from exporter.prometheus.collectors import ReportBoard
+from exporter.settings import Settings
+from exporter.window.store import ModelWindow, WindowStore
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 class EvaluationScheduler:
     """Owns the worker thread; `evaluate_now` serves POST /evaluate from a pool thread.
 
-    `evaluator` is `exporter.evaluator.evaluate` or a stand-in with its signature: the app
-    passes `EvaluationWorker.evaluate`, which runs it in a child process.
+    `evaluator` is `exporter.evaluation.evaluator.evaluate` or a stand-in with its signature:
+    the app passes `EvaluationWorker.evaluate`, which runs it in a child process.
     """
 
     def __init__(
@@ -76,7 +76,7 @@ class EvaluationScheduler:
         return reports
 
     def evaluate_now(self, model: str) -> EvaluationReport:
-        """Evaluate one model now and publish it; raises RequestError for an unknown model."""
+        """Evaluate one model now and publish it; UnknownModel if it has no reference."""
         report = self._evaluate(model, self._store.get(model))
         self._publish([report])
         return report

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from exporter.config import AuthSettings
 from exporter.errors import RejectReason
+from exporter.settings import AuthSettings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

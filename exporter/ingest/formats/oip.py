@@ -27,8 +27,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from exporter.decoding import json_kind as kind
-from exporter.formats._common import (
+from exporter.ingest.decoding import json_kind as kind
+from exporter.ingest.formats._common import (
     Record,
     expect_array,
     expect_object,

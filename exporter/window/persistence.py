@@ -30,11 +30,16 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from exporter.concept import DETECTORS
-from exporter.groundtruth import LatencyHistogram, ReferencePerformance, TaskSpec
-from exporter.profile import CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
 from exporter.stats.estimation import Calibration
-from exporter.store import (
+from exporter.truth.concept import DETECTORS
+from exporter.truth.groundtruth import LatencyHistogram, ReferencePerformance, TaskSpec
+from exporter.window.profile import (
+    CategoricalProfile,
+    ColumnProfile,
+    NumericProfile,
+    ReferenceProfile,
+)
+from exporter.window.store import (
     ModelCounters,
     ModelWindow,
     Reservoir,

@@ -9,7 +9,7 @@ of both is independent of traffic. Bounds, with S = window.slices:
 * age: slices older than `window.duration_seconds` (+ at most one slice, duration/S) are dropped.
 * raw values: at most ceil(window.sample_size / S) floats per numeric column per slice.
 * models: at most `limits.max_models`; columns per model: `limits.max_features_per_model` + 1.
-* ground truth: see exporter.groundtruth (join buffer, labelled window, detectors, latency).
+* ground truth: see exporter.truth.groundtruth (join buffer, labelled window, detectors, latency).
 """
 
 from __future__ import annotations
@@ -26,7 +26,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.columns import (
+from exporter.errors import LimitReached, UnknownModel
+from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.settings import FeatureKind, Settings
+from exporter.truth.concept import DETECTORS, ErrorStreamMonitor
+from exporter.truth.groundtruth import (
+    GroundTruth,
+    JoinCounts,
+    LatencyHistogram,
+    TaskSpec,
+    resolve_task,
+)
+from exporter.window.columns import (
     ABSENT,
     EXTRA_CODES,
     MISMATCH_OFFSET,
@@ -36,18 +47,7 @@ from exporter.columns import (
     encode_categorical,
     encode_numeric,
 )
-from exporter.concept import DETECTORS, ErrorStreamMonitor
-from exporter.config import FeatureKind, Settings
-from exporter.decoding import LabelBatch, PredictionBatch
-from exporter.errors import RequestError
-from exporter.groundtruth import (
-    GroundTruth,
-    JoinCounts,
-    LatencyHistogram,
-    TaskSpec,
-    resolve_task,
-)
-from exporter.profile import NumericProfile, ReferenceProfile
+from exporter.window.profile import NumericProfile, ReferenceProfile
 
 #: The fixed reasons behind drift_invalid_values_total{reason}.
 INVALID_REASONS = (
@@ -686,12 +686,10 @@ class WindowStore:
         """The model's window, or a 404 that says how to create it."""
         window = self._models.get(model)
         if window is None:
-            raise RequestError(
-                404,
+            raise UnknownModel(
                 f"unknown model {model!r}: upload its reference first "
                 f"(PUT /v1/models/{model}/reference)",
                 "path.model",
-                reason="unknown_model",
             )
         return window
 
@@ -708,11 +706,8 @@ class WindowStore:
                 return False
             cap = self._settings.limits.max_models
             if len(self._models) >= cap:
-                raise RequestError(
-                    409,
-                    f"limits.max_models ({cap}) reached; delete a model first",
-                    "path.model",
-                    reason="limit",
+                raise LimitReached(
+                    f"limits.max_models ({cap}) reached; delete a model first", "path.model"
                 )
             self._models[profile.model] = ModelWindow(profile, self._settings, self._clock)
             return True
@@ -725,7 +720,7 @@ class WindowStore:
         records: int,
         truth: RestoredTruth | None = None,
     ) -> None:
-        """Reinstate a model from a snapshot (exporter.persistence), replacing any in memory."""
+        """Reinstate a model from a snapshot (window.persistence), replacing any in memory."""
         for reason in INVALID_REASONS:
             counters.invalid.setdefault(reason, 0)
         for name in DETECTORS:

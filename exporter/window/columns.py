@@ -14,21 +14,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from exporter.ingest.absent import ABSENT
 from exporter.stats.binning import bin_index
-
-
-class _Absent:
-    """The type of ABSENT."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-
-#: What a feature absent from a record reads as. It counts as missing, like null, but stays
-#: distinguishable so absent keys can be counted without a second pass over the records.
-ABSENT: Any = _Absent()
 
 _NUMBER_TYPES = frozenset({int, float})
 _BOOLEAN_WORDS = {"true": "true", "false": "false"}

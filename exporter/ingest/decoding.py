@@ -21,9 +21,9 @@ from typing import Any
 import msgspec
 import orjson
 
-from exporter.columns import ABSENT
-from exporter.config import FeatureKind
-from exporter.errors import RequestError
+from exporter.errors import InputTooLarge, InvalidInput, MalformedInput, UnsupportedMediaType
+from exporter.ingest.absent import ABSENT
+from exporter.settings import FeatureKind
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -99,11 +99,9 @@ def media_type(content_type: str | None, accepted: Sequence[str]) -> str:
     essence = (content_type or JSON).split(";", 1)[0].strip().lower()
     canonical = _MEDIA_ALIASES.get(essence)
     if canonical is None or canonical not in accepted:
-        raise RequestError(
-            415,
+        raise UnsupportedMediaType(
             f"unsupported Content-Type {content_type!r}; send one of: {', '.join(accepted)}",
             "header.content-type",
-            reason="unsupported_media_type",
         )
     return canonical
 
@@ -137,18 +135,15 @@ def labels_from_records(labels: list[Any], locate: Locate) -> LabelBatch:
     """Parsed labels (from RecordReader with key "labels") as a LabelBatch, once checked."""
     for i, entry in enumerate(labels):
         if type(entry) is not dict:
-            raise RequestError(422, f"expected an object, got {json_kind(entry)}", locate(i))
+            raise InvalidInput(f"expected an object, got {json_kind(entry)}", locate(i))
         if not entry.keys() <= LABEL_KEYS:
             unknown = sorted(entry.keys() - LABEL_KEYS)[0]
-            raise RequestError(
-                422, f"unknown field {unknown!r}; a label may have: id, label", locate(i)
-            )
+            raise InvalidInput(f"unknown field {unknown!r}; a label may have: id, label", locate(i))
         for field in ("id", "label"):
             if entry.get(field) is None:
-                raise RequestError(422, f"missing required field {field!r}", f"{locate(i)}.{field}")
+                raise InvalidInput(f"missing required field {field!r}", f"{locate(i)}.{field}")
         if type(entry["label"]) not in _SCALARS:
-            raise RequestError(
-                422,
+            raise InvalidInput(
                 f"expected a string, number or boolean, got {json_kind(entry['label'])}",
                 f"{locate(i)}.label",
             )
@@ -273,7 +268,7 @@ class RecordReader:
                 # Text msgspec took for JSON and orjson does not: orjson refuses the whole body
                 # too, and says where.
                 _json_records(body, self.max_records, key)
-                raise RequestError(400, f"invalid JSON: {error}", "body") from None
+                raise MalformedInput(f"invalid JSON: {error}", "body") from None
             yield start, piece
             start = stop
 
@@ -305,17 +300,17 @@ def _json_records(body: bytes, max_records: int, key: str) -> list[Any]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise RequestError(400, f"invalid JSON: {error}", "body") from None
+        raise MalformedInput(f"invalid JSON: {error}", "body") from None
     if type(document) is not dict:
-        raise RequestError(
-            422, f"expected an object with a {key!r} array, got {json_kind(document)}", "body"
+        raise InvalidInput(
+            f"expected an object with a {key!r} array, got {json_kind(document)}", "body"
         )
     unknown = document.keys() - {key}
     if unknown:
-        raise RequestError(422, f"unknown field {sorted(unknown)[0]!r}", "body")
+        raise InvalidInput(f"unknown field {sorted(unknown)[0]!r}", "body")
     listed = document.get(key)
     if type(listed) is not list:
-        raise RequestError(422, f"expected an array, got {json_kind(listed)}", key)
+        raise InvalidInput(f"expected an array, got {json_kind(listed)}", key)
     _check_count(len(listed), max_records, key)
     return listed
 
@@ -333,7 +328,7 @@ def _ndjson_pieces(
         try:
             piece.append(orjson.loads(line))
         except orjson.JSONDecodeError as error:
-            raise RequestError(400, f"invalid JSON: {error}", f"line {number}") from None
+            raise MalformedInput(f"invalid JSON: {error}", f"line {number}") from None
         lines.append(number)
         count += 1
         if count > max_records:
@@ -348,12 +343,10 @@ def _ndjson_pieces(
 
 def _check_count(count: int, max_records: int, key: str = "records") -> None:
     if count > max_records:
-        raise RequestError(
-            413,
+        raise InputTooLarge(
             f"{count if count <= max_records + 1 else 'more'} {key} exceed "
             f"limits.max_records_per_request ({max_records}); split the batch",
             key,
-            reason="too_large",
         )
 
 
@@ -377,20 +370,19 @@ def _check_records(
     append = features.append
     for i, record in enumerate(records):
         if type(record) is not dict:
-            raise RequestError(422, f"expected an object, got {json_kind(record)}", locate(i))
+            raise InvalidInput(f"expected an object, got {json_kind(record)}", locate(i))
         if not record.keys() <= allowed:
             unknown = sorted(record.keys() - allowed)[0]
-            raise RequestError(
-                422,
+            raise InvalidInput(
                 f"unknown field {unknown!r}; a record may have: {', '.join(sorted(allowed))}",
                 locate(i),
             )
         values = record.get("features")
         if type(values) is not dict:
             if values is None:
-                raise RequestError(422, "missing required object 'features'", locate(i))
-            raise RequestError(
-                422, f"expected an object, got {json_kind(values)}", f"{locate(i)}.features"
+                raise InvalidInput("missing required object 'features'", locate(i))
+            raise InvalidInput(
+                f"expected an object, got {json_kind(values)}", f"{locate(i)}.features"
             )
         append(values)
     return features, set().union(*records)
@@ -407,8 +399,8 @@ def _ids(records: list[Any], locate: Locate) -> list[str | None]:
         elif type(value) is int:
             checked.append(str(value))
         else:
-            raise RequestError(
-                422, f"expected a string or integer, got {json_kind(value)}", f"{locate(i)}.id"
+            raise InvalidInput(
+                f"expected a string or integer, got {json_kind(value)}", f"{locate(i)}.id"
             )
     return checked
 
@@ -420,8 +412,7 @@ def _inline_labels(records: list[Any], locate: Locate) -> list[Any]:
         return labels
     for i, value in enumerate(labels):
         if value is not None and type(value) not in _SCALARS:
-            raise RequestError(
-                422,
+            raise InvalidInput(
                 f"expected a string, number or boolean, got {json_kind(value)}",
                 f"{locate(i)}.label",
             )
@@ -444,8 +435,7 @@ def _latencies(records: list[Any], locate: Locate) -> list[float | None]:
             latencies.append(float(value))
         else:
             shown = json_kind(value) if kind is not int and kind is not float else repr(value)
-            raise RequestError(
-                422,
+            raise InvalidInput(
                 f"expected a number of seconds >= 0, got {shown}",
                 f"{locate(i)}.latency_seconds",
             )
@@ -470,7 +460,7 @@ def _timestamp(value: Any, where: Any) -> float | None:
         return None
     if kind is int or kind is float:
         if not math.isfinite(value) or value < 0:
-            raise RequestError(422, f"expected epoch seconds >= 0, got {value!r}", where())
+            raise InvalidInput(f"expected epoch seconds >= 0, got {value!r}", where())
         return float(value)
     if kind is str:
         try:
@@ -478,24 +468,20 @@ def _timestamp(value: Any, where: Any) -> float | None:
         except ValueError:
             parsed = None
         if parsed is None or parsed.tzinfo is None:
-            raise RequestError(
-                422,
+            raise InvalidInput(
                 f"expected epoch seconds or an RFC 3339 time with an offset, got {value[:64]!r}",
                 where(),
             )
         stamp = parsed.timestamp()
         if stamp < 0:  # the same rule as for epoch seconds
-            raise RequestError(
-                422, f"expected a time at or after 1970, got {value[:64]!r}", where()
-            )
+            raise InvalidInput(f"expected a time at or after 1970, got {value[:64]!r}", where())
         return stamp
-    raise RequestError(422, f"expected a number or a string, got {json_kind(value)}", where())
+    raise InvalidInput(f"expected a number or a string, got {json_kind(value)}", where())
 
 
 def _check_feature_count(count: int, max_features: int | None, location: str) -> None:
     if max_features is not None and count > max_features:
-        raise RequestError(
-            422,
+        raise InvalidInput(
             f"{count} features exceed limits.max_features_per_model ({max_features})",
             location,
             reason="limit",
@@ -513,25 +499,25 @@ def _csv_table(
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise RequestError(
-            400, f"CSV is not UTF-8: {error.reason} at byte {error.start}", "body"
+        raise MalformedInput(
+            f"CSV is not UTF-8: {error.reason} at byte {error.start}", "body"
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
-        raise RequestError(422, "empty CSV: expected a header row", "line 1") from None
+        raise InvalidInput("empty CSV: expected a header row", "line 1") from None
     except csv.Error as error:
-        raise RequestError(400, f"invalid CSV: {error}", "line 1") from None
+        raise MalformedInput(f"invalid CSV: {error}", "line 1") from None
     header = [name.strip() for name in header]
     for position, name in enumerate(header, start=1):
         if not name:
-            raise RequestError(422, f"column {position} has an empty name", "line 1")
+            raise InvalidInput(f"column {position} has an empty name", "line 1")
     duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
     features = len(header) - (prediction_column in header) - (label_column in header)
     _check_feature_count(features, max_features, "line 1")
     if duplicated:
-        raise RequestError(422, f"duplicate column name {duplicated[0]!r}", "line 1")
+        raise InvalidInput(f"duplicate column name {duplicated[0]!r}", "line 1")
     cells: list[list[str]] = [[] for _ in header]
     width = len(header)
     rows = 0
@@ -540,8 +526,8 @@ def _csv_table(
             if not row:
                 continue
             if len(row) != width:
-                raise RequestError(
-                    422, f"expected {width} fields, got {len(row)}", f"line {reader.line_num}"
+                raise InvalidInput(
+                    f"expected {width} fields, got {len(row)}", f"line {reader.line_num}"
                 )
             rows += 1
             if rows > max_records:
@@ -549,7 +535,7 @@ def _csv_table(
             for column, cell in zip(cells, row, strict=True):
                 column.append(cell)
     except csv.Error as error:
-        raise RequestError(400, f"invalid CSV: {error}", f"line {reader.line_num}") from None
+        raise MalformedInput(f"invalid CSV: {error}", f"line {reader.line_num}") from None
     typed = {
         name: _typed_cells(column, declared.get(name))
         for name, column in zip(header, cells, strict=True)

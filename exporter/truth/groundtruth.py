@@ -6,14 +6,14 @@ binary with a score, or regression), kept in a bounded ring for the performance 
 turned into a per-record error for the concept-drift detectors. Bounds, per model:
 
 * join buffer: at most `labels.max_pending` predictions waiting for their label, each at most
-  `labels.max_age_seconds` (exporter.labels.LabelJoinBuffer); drops are counted.
+  `labels.max_age_seconds` (exporter.truth.join.LabelJoinBuffer); drops are counted.
 * labelled window: the newest `labels.window_max_labels` pairs (two deques of that length).
-* detectors: constant memory (exporter.concept.ErrorStreamMonitor), created on the first pair.
+* detectors: constant memory (exporter.truth.concept.ErrorStreamMonitor), created on the first pair.
 * errors awaiting the detectors: those of the requests in flight; every request that adds
   pairs feeds them to the detectors before it answers.
 * latency: `len(LATENCY_BUCKETS_SECONDS) + 1` integers and one float.
 
-Nothing here takes a lock; `exporter.store.ModelWindow` serialises access.
+Nothing here takes a lock; `exporter.window.store.ModelWindow` serialises access.
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.columns import ABSENT
-from exporter.concept import ErrorStreamMonitor
-from exporter.config import FeatureKind, LabelSettings, ModelSettings, Task
-from exporter.labels import LabelJoinBuffer
+from exporter.ingest.absent import ABSENT
+from exporter.settings import FeatureKind, LabelSettings, ModelSettings, Task
 from exporter.stats.estimation import Calibration, fit_calibration
 from exporter.stats.performance import (
     classification_metrics,
     per_record_error,
     regression_metrics,
 )
+from exporter.truth.concept import ErrorStreamMonitor
+from exporter.truth.join import LabelJoinBuffer
 
 #: Realised-performance metrics, in exposition order; a model gets those of its task.
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")

@@ -28,17 +28,17 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
-from exporter.compression import DeflatedText, deflate_once
-from exporter.concept import DETECTORS
 from exporter.errors import RejectReason
-from exporter.evaluator import ColumnReport, EvaluationReport
-from exporter.exposition import render_text
-from exporter.groundtruth import LATENCY_BUCKETS_SECONDS, PERFORMANCE_METRICS
-from exporter.store import INVALID_REASONS
+from exporter.evaluation.evaluator import ColumnReport, EvaluationReport
+from exporter.prometheus.compression import DeflatedText, deflate_once
+from exporter.prometheus.text import render_text
+from exporter.truth.concept import DETECTORS
+from exporter.truth.groundtruth import LATENCY_BUCKETS_SECONDS, PERFORMANCE_METRICS
+from exporter.window.store import INVALID_REASONS
 
 if TYPE_CHECKING:
-    from exporter.persistence import StateDirectory
-    from exporter.store import ModelWindow, WindowStore
+    from exporter.window.persistence import StateDirectory
+    from exporter.window.store import ModelWindow, WindowStore
 
 log = logging.getLogger(__name__)
 
