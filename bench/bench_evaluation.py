@@ -72,7 +72,7 @@ class Ours:
     libraries so a burst of load from elsewhere on the machine shows as a gap between the two."""
 
     def __init__(self) -> None:
-        from exporter.window.store import ModelWindow
+        from exporter.window.model import ModelWindow
 
         self.settings = common.bench_settings(window={"max_records": common.WINDOW_RECORDS})
         reference = common.records_from_columns(

@@ -39,7 +39,7 @@ def measure_floor(bodies: list[bytes], settings: object, profile: object, rounds
     """Records per second of decode + append, best of `rounds` passes over every batch."""
     import time as _time
 
-    from exporter.window.store import ModelWindow
+    from exporter.window.model import ModelWindow
 
     window = ModelWindow(profile, settings, _time.time)  # type: ignore[arg-type]
 

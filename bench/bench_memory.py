@@ -120,12 +120,12 @@ def child() -> None:
     for i in range(MODELS):
         model = model_name(i)
         for k in range(WINDOW_RECORDS // common.BATCH_RECORDS):
-            store.append(model, common.decode_batch(pool[k % len(pool)], settings))
+            store.get(model).append(common.decode_batch(pool[k % len(pool)], settings))
     fill_seconds = time.perf_counter() - started
     records = [store.get(model_name(i)).records for i in range(MODELS)]
     note(f"windows filled ({min(records):,}-{max(records):,} records each)")
     reports = [
-        evaluate(store.snapshot(model), settings.drift, settings.min_records, time.time())
+        evaluate(store.get(model).snapshot(), settings.drift, settings.min_records, time.time())
         for model, _ in store.windows()
     ]
     note("one evaluation of every model")

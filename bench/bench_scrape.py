@@ -261,8 +261,8 @@ def in_process_renders(scrapes: int) -> dict[str, Any]:
         model = model_name(i)
         store.set_reference(common.build_reference_profile(model, reference_body(i), settings))
         for body in traffic_bodies(i, 2):
-            store.append(model, common.decode_batch(body, settings))
-        report = evaluate(store.snapshot(model), settings.drift, MIN_RECORDS, time.time())
+            store.get(model).append(common.decode_batch(body, settings))
+        report = evaluate(store.get(model).snapshot(), settings.drift, MIN_RECORDS, time.time())
         duration.labels(model).observe(0.01)
         reports[model] = report
     board = ReportBoard(evaluation_registry)

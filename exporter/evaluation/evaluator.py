@@ -31,7 +31,7 @@ from exporter.window.profile import (
     NumericProfile,
     ReferenceProfile,
 )
-from exporter.window.store import ColumnWindow, TruthSnapshot, WindowSnapshot
+from exporter.window.snapshot import ColumnWindow, TruthSnapshot, WindowSnapshot
 
 DEFAULT_MIN_LABELS = LabelSettings().min_labels
 

@@ -21,7 +21,8 @@ from exporter.memory import release_freed_memory
 from exporter.priority import hand_over
 from exporter.prometheus.collectors import ReportBoard
 from exporter.settings import Settings
-from exporter.window.store import ModelWindow, WindowStore
+from exporter.window.model import ModelWindow
+from exporter.window.store import WindowStore
 
 log = logging.getLogger(__name__)
 

@@ -34,11 +34,12 @@ from exporter.prometheus.compression import DeflatedText, deflate_once
 from exporter.prometheus.text import render_text
 from exporter.truth.concept import DETECTORS
 from exporter.truth.groundtruth import LATENCY_BUCKETS_SECONDS, PERFORMANCE_METRICS
-from exporter.window.store import INVALID_REASONS
+from exporter.window.counters import INVALID_REASONS
 
 if TYPE_CHECKING:
+    from exporter.window.model import ModelWindow
     from exporter.window.persistence import StateDirectory
-    from exporter.window.store import ModelWindow, WindowStore
+from exporter.window.store import WindowStore
 
 log = logging.getLogger(__name__)
 

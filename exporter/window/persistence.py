@@ -33,27 +33,23 @@ from numpy.typing import NDArray
 from exporter.stats.estimation import Calibration
 from exporter.truth.concept import DETECTORS
 from exporter.truth.groundtruth import LatencyHistogram, ReferencePerformance, TaskSpec
+from exporter.window.counters import ModelCounters
+from exporter.window.model import ModelWindow
 from exporter.window.profile import (
     CategoricalProfile,
     ColumnProfile,
     NumericProfile,
     ReferenceProfile,
 )
-from exporter.window.store import (
-    ModelCounters,
-    ModelWindow,
-    Reservoir,
-    RestoredTruth,
-    WindowSlice,
-    WindowStore,
-)
+from exporter.window.slices import QUALITY_FIELDS, Reservoir, WindowSlice
+from exporter.window.snapshot import RestoredTruth
+from exporter.window.store import WindowStore
 
 log = logging.getLogger(__name__)
 
 FORMAT = "drift-exporter-state"
 VERSION = 2
 READABLE_VERSIONS = (1, 2)
-_QUALITY = ("missing", "nan", "type_mismatch", "out_of_range", "unseen")
 
 
 class SnapshotError(Exception):
@@ -186,7 +182,7 @@ def _encode(window: ModelWindow, now: float) -> tuple[dict[str, Any], dict[str, 
         for j, part in enumerate(window.slices):
             for i, counts in enumerate(part.counts):
                 arrays[f"s{j}_c{i}"] = counts.copy()
-            arrays[f"s{j}_quality"] = np.stack([getattr(part, name) for name in _QUALITY])
+            arrays[f"s{j}_quality"] = np.stack([getattr(part, name) for name in QUALITY_FIELDS])
             samples: list[dict[str, int] | None] = []
             for i, reservoir in enumerate(part.samples):
                 if reservoir is None:
@@ -367,7 +363,7 @@ def _decode_state(
         part.records = described_slice["records"]
         part.counts = [arrays[f"s{j}_c{i}"].astype(np.int64) for i in range(len(profile.columns))]
         quality = arrays[f"s{j}_quality"].astype(np.int64)
-        for row, name in enumerate(_QUALITY):
+        for row, name in enumerate(QUALITY_FIELDS):
             setattr(part, name, quality[row].copy())
         for i, described_sample in enumerate(described_slice["samples"]):
             if described_sample is None:

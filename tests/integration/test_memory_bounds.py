@@ -27,7 +27,7 @@ import pytest
 
 from exporter.prometheus.collectors import REJECT_REASONS
 from exporter.truth.concept import DETECTORS
-from exporter.window.store import INVALID_REASONS
+from exporter.window.counters import INVALID_REASONS
 from tests.support import free_port, start_sidecar, stop, wait_for
 
 MAX_MODELS = 5

@@ -20,13 +20,14 @@ from exporter.evaluation.evaluator import (
 from exporter.ingest.decoding import PredictionBatch
 from exporter.settings import DriftMethod, DriftSettings, ReferenceSettings, Settings
 from exporter.stats import chi2, compare_ecdfs, jensen_shannon, psi, wasserstein_normalized
+from exporter.window.model import ModelWindow
 from exporter.window.profile import (
     CategoricalProfile,
     NumericProfile,
     ReferenceProfile,
     build_profile,
 )
-from exporter.window.store import ModelWindow, WindowSnapshot
+from exporter.window.snapshot import WindowSnapshot
 
 METHODS: tuple[DriftMethod, ...] = get_args(DriftMethod)
 NOW = 1_800_000_123.0

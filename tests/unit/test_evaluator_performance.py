@@ -13,8 +13,8 @@ from sklearn import metrics as skm
 from exporter.evaluation.evaluator import EvaluationReport, evaluate
 from exporter.ingest.decoding import LabelBatch, PredictionBatch
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
+from exporter.window.model import ModelWindow
 from exporter.window.profile import ReferenceProfile, build_profile
-from exporter.window.store import ModelWindow
 
 NOW = 1_800_000_123.0
 W = 1.5  # true P(y = 1 | x) = sigmoid(W x); the model reports sigmoid(2 W x): overconfident

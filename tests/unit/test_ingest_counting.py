@@ -11,8 +11,8 @@ import pytest
 from exporter.api import ingest
 from exporter.ingest.decoding import PredictionBatch
 from exporter.settings import ReferenceSettings, Settings
+from exporter.window.model import COUNT_RECORDS, ModelWindow
 from exporter.window.profile import build_profile
-from exporter.window.store import COUNT_RECORDS, ModelWindow
 
 
 def _window() -> ModelWindow:

@@ -25,8 +25,8 @@ from exporter.prometheus.collectors import (
 from exporter.prometheus.compression import DeflatedText
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.truth.groundtruth import PERFORMANCE_METRICS
+from exporter.window.model import ModelWindow
 from exporter.window.profile import build_profile
-from exporter.window.store import ModelWindow
 
 NOW = 1_800_000_000.0
 PROMTOOL = "/usr/bin/promtool"

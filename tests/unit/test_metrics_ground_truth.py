@@ -153,7 +153,7 @@ def test_performance_gauges_are_absent_below_min_labels_and_present_from_it() ->
 
 def test_performance_gauges_carry_the_report_values() -> None:
     store = _store(labels=300)
-    report = evaluate(store.snapshot("credit"), DriftSettings(), 100, NOW, min_labels=100)
+    report = evaluate(store.get("credit").snapshot(), DriftSettings(), 100, NOW, min_labels=100)
     text = render({"credit": report}).decode()
     performance = report.performance
     assert performance is not None

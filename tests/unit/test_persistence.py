@@ -57,7 +57,7 @@ def filled_store(clock: Clock) -> WindowStore:
         rows[0]["x"] = None
         rows[1]["colour"] = "teal"
         batch = PredictionBatch(rows, [0.5] * 90, [None] * 90, [clock.now] * 90)
-        store.append("credit", batch)
+        store.get("credit").append(batch)
         clock.now += 7
     return store
 
@@ -69,7 +69,7 @@ def test_a_snapshot_restores_the_same_window_and_report(tmp_path: Path) -> None:
     state.save(store.get("credit"), clock.now)
     restored = WindowStore(SETTINGS, clock=clock)
     assert state.restore_into(restored) == ["credit"]
-    before, after = store.snapshot("credit"), restored.snapshot("credit")
+    before, after = store.get("credit").snapshot(), restored.get("credit").snapshot()
     assert after.records == before.records == 600  # max_records: the oldest slices went
     assert after.profile.summary() == before.profile.summary()
     for old, new in zip(before.columns, after.columns, strict=True):
@@ -98,10 +98,10 @@ def test_a_restored_window_keeps_ageing_and_accepting(tmp_path: Path) -> None:
     restored = WindowStore(SETTINGS, clock=clock)
     state.restore_into(restored)
     rows = records(7, 50)
-    restored.append("credit", PredictionBatch(rows, [0.5] * 50, [None] * 50, [None] * 50))
+    restored.get("credit").append(PredictionBatch(rows, [0.5] * 50, [None] * 50, [None] * 50))
     assert restored.get("credit").counters.records == 900 + 50
     clock.now += 10 * 3_600
-    assert restored.snapshot("credit").records == 0
+    assert restored.get("credit").snapshot().records == 0
 
 
 def test_a_torn_snapshot_is_set_aside_not_crashed_on(
@@ -202,8 +202,7 @@ def labelled_store(clock: Clock) -> WindowStore:
     live = rng.random(200).round(4).tolist()
     ids: list[str | None] = [f"id-{i}" for i in range(200)]
     inline: list[object] = [1 if i % 10 == 0 else None for i in range(200)]
-    store.append(
-        "credit",
+    store.get("credit").append(
         PredictionBatch(
             records(5, 200), live, ids, [None] * 200, labels=inline, latencies=[0.05] * 200
         ),
@@ -236,8 +235,8 @@ def test_ground_truth_survives_a_snapshot(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         performance.calibration.thresholds, old.profile.performance.calibration.thresholds
     )
-    before = evaluate(store.snapshot("credit"), SETTINGS.drift, 10, clock.now, min_labels=5)
-    after = evaluate(restored.snapshot("credit"), SETTINGS.drift, 10, clock.now, min_labels=5)
+    before = evaluate(store.get("credit").snapshot(), SETTINGS.drift, 10, clock.now, min_labels=5)
+    after = evaluate(restored.get("credit").snapshot(), SETTINGS.drift, 10, clock.now, min_labels=5)
     assert after.to_dict()["performance"] == before.to_dict()["performance"]
     # The waiting predictions still join after the restart.
     assert new.add_labels(LabelBatch(["id-151"], [1])).matched == 1
@@ -259,8 +258,7 @@ def test_a_string_classifier_keeps_its_class_keys_through_a_snapshot(tmp_path: P
         )
     )
     rows = records(2, 3)
-    store.append(
-        "churn",
+    store.get("churn").append(
         PredictionBatch(rows, ["yes", "no", "maybe"], [None] * 3, [None] * 3, ["yes", 1, "no"]),
     )
     state = StateDirectory(tmp_path)

@@ -15,13 +15,15 @@ from exporter.errors import DomainError
 from exporter.ingest.decoding import PredictionBatch
 from exporter.settings import ReferenceSettings, Settings
 from exporter.stats.binning import bin_counts
+from exporter.window.counters import INVALID_REASONS
+from exporter.window.model import COUNT_RECORDS, ModelWindow
 from exporter.window.profile import (
     CategoricalProfile,
     NumericProfile,
     ReferenceProfile,
     build_profile,
 )
-from exporter.window.store import COUNT_RECORDS, INVALID_REASONS, ModelWindow, WindowStore
+from exporter.window.store import WindowStore
 
 
 def _batch(
@@ -630,11 +632,11 @@ def test_store_caps_models_at_max_models_with_409_limit(fake_clock: Any) -> None
 def test_store_replaces_an_existing_model_at_the_cap(fake_clock: Any) -> None:
     store = WindowStore(Settings(limits={"max_models": 1}), fake_clock)
     store.set_reference(_profile("a"))
-    store.append("a", _x_batch([0.0]))
+    store.get("a").append(_x_batch([0.0]))
     replacement = _profile("a")
     assert store.set_reference(replacement) is False
     assert store.get("a").profile is replacement
-    assert store.snapshot("a").records == 0
+    assert store.get("a").snapshot().records == 0
     assert store.get("a").counters.records == 1
 
 
@@ -644,8 +646,8 @@ def test_store_unknown_model_is_404_unknown_model(fake_clock: Any, action: str) 
     store.set_reference(_profile("known"))
     calls = {
         "get": lambda: store.get("ghost"),
-        "append": lambda: store.append("ghost", _x_batch([0.0])),
-        "snapshot": lambda: store.snapshot("ghost"),
+        "append": lambda: store.get("ghost").append(_x_batch([0.0])),
+        "snapshot": lambda: store.get("ghost").snapshot(),
         "delete": lambda: store.delete("ghost"),
     }
     with pytest.raises(DomainError) as caught:
@@ -675,9 +677,9 @@ def test_store_lists_models_sorted(fake_clock: Any) -> None:
 def test_store_append_and_snapshot_use_the_injected_clock(fake_clock: Any) -> None:
     store = WindowStore(Settings(), fake_clock)
     store.set_reference(_profile("a"))
-    assert store.append("a", _x_batch([0.0, 1.0, 2.0])) == 3
+    assert store.get("a").append(_x_batch([0.0, 1.0, 2.0])) == 3
     fake_clock.advance(5.0)
-    snapshot = store.snapshot("a")
+    snapshot = store.get("a").snapshot()
     assert snapshot.records == 3
     assert snapshot.taken_at == fake_clock.now
     assert snapshot.oldest_started_at == fake_clock.now - 5.0

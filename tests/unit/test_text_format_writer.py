@@ -121,11 +121,11 @@ def test_the_sidecars_live_and_drift_families(settings: Settings) -> None:
         {"x": float(v), "c": ["a", "b", "z"][i % 3]} for i, v in enumerate(rng.normal(1, size=800))
     ]
     features[0]["x"] = None
-    store.append("m", PredictionBatch(features, [0.5] * 800, [None] * 800, [None] * 800))
+    store.get("m").append(PredictionBatch(features, [0.5] * 800, [None] * 800, [None] * 800))
     rejections = RejectionCounter()
     rejections.increment("malformed")
     _same_as_generate_latest(LiveCollector(store, rejections))
-    report = evaluate(store.snapshot("m"), settings.drift, 100, 1_800_000_000.0)
+    report = evaluate(store.get("m").snapshot(), settings.drift, 100, 1_800_000_000.0)
     text = _same_as_generate_latest(DriftCollector({"m": report}))
     assert b'drift_feature_psi{feature="x",model="m"}' in text
 

@@ -20,8 +20,9 @@ from exporter.evaluation.worker import EvaluationWorker, WorkerError
 from exporter.ingest.decoding import LabelBatch, PredictionBatch
 from exporter.prometheus.collectors import render
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
+from exporter.window.model import ModelWindow
 from exporter.window.profile import build_profile
-from exporter.window.store import ModelWindow, WindowSnapshot
+from exporter.window.snapshot import WindowSnapshot
 
 NOW = 1_800_000_000.0
 
