@@ -103,7 +103,7 @@ def child() -> None:
     import exporter.app
     import exporter.cli  # noqa: F401  (uvicorn, FastAPI, pydantic, prometheus_client, routers)
     from exporter.evaluation.evaluator import evaluate
-    from exporter.prometheus.collectors import ReportBoard
+    from exporter.prometheus.board import ReportBoard
     from exporter.window.store import WindowStore
 
     note(BASELINE_STEP)
@@ -131,7 +131,7 @@ def child() -> None:
     note("one evaluation of every model")
     board = ReportBoard()
     board.publish(reports)
-    note(f"ReportBoard.publish ({len(board.text) // 1024} KiB of exposition)")
+    note(f"ReportBoard.publish ({len(board.rendered.text) // 1024} KiB of exposition)")
     target_peak = steps[-1][3]
     big = reference_body(0, LARGE_REFERENCE_ROWS)
     store.set_reference(common.build_reference_profile(model_name(0), big, settings))

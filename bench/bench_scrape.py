@@ -238,13 +238,8 @@ def in_process_renders(scrapes: int) -> dict[str, Any]:
     from prometheus_client.exposition import generate_latest
 
     from exporter.evaluation.evaluator import evaluate
-    from exporter.prometheus.collectors import (
-        DriftCollector,
-        LiveCollector,
-        RejectionCounter,
-        ReportBoard,
-        evaluation_duration_histogram,
-    )
+    from exporter.prometheus.board import ReportBoard, evaluation_duration_histogram
+    from exporter.prometheus.collectors import DriftCollector, LiveCollector, RejectionCounter
     from exporter.prometheus.text import render_text
     from exporter.window.store import WindowStore
 
@@ -272,7 +267,7 @@ def in_process_renders(scrapes: int) -> dict[str, Any]:
     registry.register(DriftCollector(reports))
     per_scrape = common.repeat_timed(lambda: generate_latest(registry), repeat=scrapes, warmup=3)
     served = common.repeat_timed(
-        lambda: render_text(live_registry.collect()) + board.text, repeat=scrapes, warmup=3
+        lambda: render_text(live_registry.collect()) + board.rendered.text, repeat=scrapes, warmup=3
     )
     publish = common.repeat_timed(lambda: board.publish(reports.values()), repeat=10, warmup=1)
     return {

@@ -27,13 +27,8 @@ from exporter.evaluation.scheduler import EvaluationScheduler
 from exporter.evaluation.worker import EvaluationWorker
 from exporter.memory import release_freed_memory
 from exporter.priority import PriorityRequests, RequestPriority
-from exporter.prometheus.collectors import (
-    LiveCollector,
-    PersistenceCollector,
-    RejectionCounter,
-    ReportBoard,
-    evaluation_duration_histogram,
-)
+from exporter.prometheus.board import ReportBoard, evaluation_duration_histogram
+from exporter.prometheus.collectors import LiveCollector, PersistenceCollector, RejectionCounter
 from exporter.settings import Settings
 from exporter.window.persistence import SnapshotWriter, StateDirectory
 from exporter.window.store import WindowStore

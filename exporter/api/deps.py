@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from exporter.errors import InputTooLarge, MalformedInput
 from exporter.evaluation.scheduler import EvaluationScheduler
 from exporter.ingest.names import check_model_name
-from exporter.prometheus.collectors import ReportBoard
+from exporter.prometheus.board import ReportBoard
 from exporter.settings import Settings
 from exporter.window.store import WindowStore
 

@@ -19,7 +19,7 @@ from prometheus_client import Histogram
 from exporter.evaluation.evaluator import EvaluationReport, evaluate, failed_report
 from exporter.memory import release_freed_memory
 from exporter.priority import hand_over
-from exporter.prometheus.collectors import ReportBoard
+from exporter.prometheus.board import ReportBoard
 from exporter.settings import Settings
 from exporter.window.model import ModelWindow
 from exporter.window.store import WindowStore

@@ -32,7 +32,7 @@ from typing import Any
 from exporter.evaluation.evaluator import EvaluationReport, evaluate
 from exporter.memory import release_freed_memory
 from exporter.priority import hand_over
-from exporter.prometheus.collectors import render_deflated
+from exporter.prometheus.board import render_deflated
 from exporter.prometheus.compression import DeflatedText
 
 log = logging.getLogger(__name__)

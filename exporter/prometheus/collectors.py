@@ -10,14 +10,12 @@ immutable data, so a deleted model or a feature removed from a new reference dis
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -28,10 +26,8 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
-from exporter.errors import RejectReason
+from exporter.errors import REJECT_REASONS, RejectReason
 from exporter.evaluation.evaluator import ColumnReport, EvaluationReport
-from exporter.prometheus.compression import DeflatedText, deflate_once
-from exporter.prometheus.text import render_text
 from exporter.truth.concept import DETECTORS
 from exporter.truth.groundtruth import LATENCY_BUCKETS_SECONDS, PERFORMANCE_METRICS
 from exporter.window.counters import INVALID_REASONS
@@ -87,15 +83,6 @@ _LATENCY_BOUNDS = [
     floatToGoString(bound)  # type: ignore[no-untyped-call]
     for bound in LATENCY_BUCKETS_SECONDS
 ] + ["+Inf"]
-REJECT_REASONS: tuple[RejectReason, ...] = (
-    "malformed",
-    "too_large",
-    "unsupported_media_type",
-    "unknown_model",
-    "invalid_name",
-    "limit",
-    "unauthorized",
-)
 
 
 class DriftCollector(Collector):
@@ -447,102 +434,3 @@ class RejectionCounter:
     def items(self) -> Iterable[tuple[str, int]]:
         with self._lock:
             return list(self._counts.items())
-
-
-class ReportBoard:
-    """The last report per model, and its exposition text rendered (and deflated, for gzip
-    scrapes) once per publication.
-
-    `evaluation_registry` holds what changes only when models are evaluated (the
-    evaluation-duration histogram): it is rendered with the drift families, not per scrape.
-    """
-
-    def __init__(self, evaluation_registry: CollectorRegistry | None = None) -> None:
-        self._lock = threading.Lock()
-        self._reports: dict[str, EvaluationReport] = {}
-        self._evaluation_registry = evaluation_registry
-        self._renderer: Renderer = render_deflated
-        self._rendered = deflate_once(b"")
-
-    def render_with(self, renderer: Renderer) -> None:
-        """Render (and deflate) through `renderer` (the evaluation worker's) instead of in this
-        process; if it fails, the board renders here and says so in the log."""
-        self._renderer = renderer
-
-    def get(self, model: str) -> EvaluationReport | None:
-        return self._reports.get(model)
-
-    def reports(self) -> Mapping[str, EvaluationReport]:
-        return self._reports
-
-    @property
-    def text(self) -> bytes:
-        return self._rendered.text
-
-    @property
-    def rendered(self) -> DeflatedText:
-        """The text and its deflate stream, swapped together so a scrape never mixes two."""
-        return self._rendered
-
-    def publish(self, reports: Iterable[EvaluationReport]) -> None:
-        """Replace these models' reports and re-render the drift families."""
-        with self._lock:
-            updated = dict(self._reports)
-            updated.update((report.model, report) for report in reports)
-            self._swap(updated)
-
-    def discard(self, model: str) -> None:
-        """Drop a deleted model's report and re-render (remove its evaluation-duration series
-        from the registry first; a model never published leaves the text as it is)."""
-        with self._lock:
-            if model in self._reports:
-                updated = dict(self._reports)
-                del updated[model]
-                self._swap(updated)
-
-    def _swap(self, reports: dict[str, EvaluationReport]) -> None:
-        registry = self._evaluation_registry
-        suffix = b"" if registry is None else render_text(registry.collect())
-        try:
-            rendered = self._renderer(reports, suffix)
-        except Exception:
-            log.exception("rendering through the worker failed; rendering in-process")
-            rendered = render_deflated(reports, suffix)
-        self._rendered = rendered
-        self._reports = reports
-
-
-def render(reports: Mapping[str, EvaluationReport]) -> bytes:
-    """The drift families' exposition text.
-
-    Rendering 4,000 series builds ~20,000 short-lived objects; cyclic-GC passes in the middle
-    would walk and promote them all (and hold the GIL the event loop is waiting for), so the
-    collector waits until they are freed, by reference counting, at the end.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return render_text(DriftCollector(reports).collect())
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def render_deflated(reports: Mapping[str, EvaluationReport], suffix: bytes = b"") -> DeflatedText:
-    """The drift families' text followed by `suffix`, and its deflate stream (for gzip
-    scrapes: ~3 ms at 4,000 series, once per evaluation, not per scrape)."""
-    return deflate_once(render(reports) + suffix)
-
-
-#: Renders reports, then `suffix`, and deflates them: `render_deflated` or the worker's.
-Renderer = Callable[[Mapping[str, EvaluationReport], bytes], DeflatedText]
-
-
-def evaluation_duration_histogram(registry: CollectorRegistry) -> Histogram:
-    return Histogram(
-        "drift_evaluation_duration_seconds",
-        "Seconds one evaluation of one model took.",
-        ["model"],
-        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-        registry=registry,
-    )

@@ -13,14 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.evaluation.evaluator import EvaluationReport, evaluate, failed_report
 from exporter.ingest.decoding import PredictionBatch
+from exporter.prometheus.board import ReportBoard, render, render_deflated
 from exporter.prometheus.collectors import (
     CONTENT_TYPE,
     QUALITY_GAUGES,
     STATISTIC_GAUGES,
     DriftCollector,
-    ReportBoard,
-    render,
-    render_deflated,
 )
 from exporter.prometheus.compression import DeflatedText
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
@@ -322,9 +320,8 @@ def test_rendered_text_passes_promtool_check_metrics(rendered: str) -> None:
 
 def test_report_board_starts_empty() -> None:
     board = ReportBoard()
-    assert board.text == b""
+    assert board.rendered.text == b""
     assert board.get("alpha") is None
-    assert dict(board.reports()) == {}
 
 
 def test_report_board_publish_renders_the_text_once(
@@ -334,7 +331,7 @@ def test_report_board_publish_renders_the_text_once(
     board.publish([ok_report, waiting_report])
     assert board.get("alpha") is ok_report
     assert board.get("beta") is waiting_report
-    assert board.text == render({"alpha": ok_report, "beta": waiting_report})
+    assert board.rendered.text == render({"alpha": ok_report, "beta": waiting_report})
 
 
 def test_report_board_renders_through_its_renderer_and_here_if_that_fails(
@@ -350,7 +347,7 @@ def test_report_board_renders_through_its_renderer_and_here_if_that_fails(
     board.render_with(elsewhere)
     board.publish([ok_report])
     assert seen == [["alpha"]]
-    assert board.text == render({"alpha": ok_report})
+    assert board.rendered.text == render({"alpha": ok_report})
 
     def broken(reports: Mapping[str, EvaluationReport], suffix: bytes) -> DeflatedText:
         raise RuntimeError("worker gone")
@@ -358,7 +355,7 @@ def test_report_board_renders_through_its_renderer_and_here_if_that_fails(
     board.render_with(broken)
     board.discard("alpha")
     board.publish([ok_report])
-    assert board.text == render({"alpha": ok_report})
+    assert board.rendered.text == render({"alpha": ok_report})
     assert "rendering in-process" in caplog.text
 
 
@@ -371,7 +368,7 @@ def test_report_board_publish_replaces_only_the_models_it_is_given(
     board.publish([newer])
     assert board.get("alpha") is newer
     assert board.get("beta") is waiting_report
-    assert _samples(board.text.decode(), "drift_evaluation_success") == {
+    assert _samples(board.rendered.text.decode(), "drift_evaluation_success") == {
         (("model", "alpha"),): 0.0,
         (("model", "beta"),): 1.0,
     }
@@ -382,13 +379,13 @@ def test_report_board_discard_removes_every_series_of_the_model(
 ) -> None:
     board = ReportBoard()
     board.publish([ok_report, waiting_report])
-    assert 'model="alpha"' in board.text.decode()
+    assert 'model="alpha"' in board.rendered.text.decode()
     board.discard("alpha")
-    text = board.text.decode()
+    text = board.rendered.text.decode()
     assert 'model="alpha"' not in text
     assert 'model="beta"' in text
     assert board.get("alpha") is None
-    assert board.text == render({"beta": waiting_report})
+    assert board.rendered.text == render({"beta": waiting_report})
 
 
 def test_report_board_discard_of_an_unknown_model_changes_nothing(
@@ -396,7 +393,7 @@ def test_report_board_discard_of_an_unknown_model_changes_nothing(
 ) -> None:
     board = ReportBoard()
     board.publish([ok_report])
-    before = board.text
+    before = board.rendered.text
     board.discard("ghost")
-    assert board.text is before
+    assert board.rendered.text is before
     assert board.get("alpha") is ok_report

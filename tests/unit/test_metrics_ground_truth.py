@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.evaluation.evaluator import evaluate
 from exporter.ingest.decoding import LabelBatch, PredictionBatch
-from exporter.prometheus.collectors import LiveCollector, RejectionCounter, render
+from exporter.prometheus.board import render
+from exporter.prometheus.collectors import LiveCollector, RejectionCounter
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.truth.groundtruth import LATENCY_BUCKETS_SECONDS
 from exporter.window.profile import build_profile

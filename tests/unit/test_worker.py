@@ -18,7 +18,7 @@ import pytest
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.worker import EvaluationWorker, WorkerError
 from exporter.ingest.decoding import LabelBatch, PredictionBatch
-from exporter.prometheus.collectors import render
+from exporter.prometheus.board import render
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.window.model import ModelWindow
 from exporter.window.profile import build_profile
