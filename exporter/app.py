@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
 
 from exporter import __version__
-from exporter.api import api_router
+from exporter.api import api_router, docs
 from exporter.api.auth import BearerAuth, load_token
 from exporter.api.errors import domain_error, validation_error
 from exporter.blas import use_one_blas_thread
@@ -128,8 +128,12 @@ def create_app(
         version=__version__,
         description="Watches ML models in production for drift; Prometheus scrapes /metrics.",
         lifespan=lifespan,
+        # Served by exporter.api.docs from installed files instead of a CDN: no internet needed.
+        docs_url=None,
+        redoc_url=None,
     )
     app.include_router(api_router)
+    app.mount(docs.STATIC_URL, docs.static_files(), name="docs-static")
     token = load_token(settings.auth)
     if token is not None:
         app.add_middleware(
