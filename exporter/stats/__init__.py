@@ -7,15 +7,13 @@ against scipy or a closed form and timed on its own. Inputs are validated in
 
 from exporter.stats.binning import bin_counts, quantile_edges
 from exporter.stats.correction import CorrectionMethod, adjust_pvalues
-from exporter.stats.distance import wasserstein, wasserstein_normalized
+from exporter.stats.distance import wasserstein_normalized
 from exporter.stats.divergence import jensen_shannon, psi
 from exporter.stats.two_sample import (
     Chi2Result,
     EcdfComparison,
-    KSResult,
     chi2,
     compare_ecdfs,
-    ks,
 )
 from exporter.stats.validation import as_counts, as_sample, as_sorted_sample, check_same_length
 
@@ -23,7 +21,6 @@ __all__ = [
     "Chi2Result",
     "CorrectionMethod",
     "EcdfComparison",
-    "KSResult",
     "adjust_pvalues",
     "as_counts",
     "as_sample",
@@ -33,9 +30,7 @@ __all__ = [
     "chi2",
     "compare_ecdfs",
     "jensen_shannon",
-    "ks",
     "psi",
     "quantile_edges",
-    "wasserstein",
     "wasserstein_normalized",
 ]

@@ -12,45 +12,7 @@ from numpy.typing import ArrayLike
 
 from exporter.stats.two_sample import _ecdf_gap
 
-__all__ = ["wasserstein", "wasserstein_normalized"]
-
-
-def wasserstein(reference_sorted: ArrayLike, current: ArrayLike) -> float:
-    r"""1-Wasserstein (earth mover's) distance between two samples, in the feature's units.
-
-    .. math::
-
-        W_1 = \int_{-\infty}^{\infty} |F_r(x) - F_c(x)| \, dx
-
-    with :math:`F_r, F_c` the empirical CDFs. Equals ``scipy.stats.wasserstein_distance``;
-    computed by the same kernel as :func:`~exporter.stats.two_sample.compare_ecdfs`, whose
-    ``wasserstein`` field it returns, without computing the KS p-value.
-
-    Parameters
-    ----------
-    reference_sorted : array_like
-        Reference sample sorted ascending.
-    current : array_like
-        Current window, any order.
-
-    Returns
-    -------
-    float
-        The distance, >= 0.
-
-    Raises
-    ------
-    ValueError
-        If either sample is empty or non-finite, or ``reference_sorted`` is not sorted.
-
-    Examples
-    --------
-    Shifting every value by 2 moves all the mass a distance of 2:
-
-    >>> wasserstein([1.0, 2.0, 3.0], [3.0, 4.0, 5.0])
-    2.0
-    """
-    return _ecdf_gap(reference_sorted, current).wasserstein
+__all__ = ["wasserstein_normalized"]
 
 
 def wasserstein_normalized(
@@ -95,7 +57,7 @@ def wasserstein_normalized(
     >>> wasserstein_normalized([5.0, 5.0], [7.0, 7.0], reference_std=0.0)
     2.0
     """
-    return in_reference_stds(wasserstein(reference_sorted, current), reference_std)
+    return in_reference_stds(_ecdf_gap(reference_sorted, current).wasserstein, reference_std)
 
 
 def in_reference_stds(distance: float, reference_std: float) -> float:

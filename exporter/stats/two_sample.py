@@ -18,7 +18,7 @@ from scipy import special, stats  # type: ignore[import-untyped, unused-ignore]
 
 from exporter.stats.validation import as_counts, as_sample, as_sorted_sample, check_same_length
 
-__all__ = ["Chi2Result", "EcdfComparison", "KSResult", "chi2", "compare_ecdfs", "ks"]
+__all__ = ["Chi2Result", "EcdfComparison", "chi2", "compare_ecdfs"]
 
 
 class EcdfComparison(NamedTuple):
@@ -30,13 +30,6 @@ class EcdfComparison(NamedTuple):
     """Two-sided asymptotic p-value of D, as ``ks_2samp(method="asymp")``."""
     wasserstein: float
     """Integral of |F_ref - F_cur|, in the feature's units."""
-
-
-class KSResult(NamedTuple):
-    """Two-sample Kolmogorov-Smirnov test result."""
-
-    statistic: float
-    pvalue: float
 
 
 class Chi2Result(NamedTuple):
@@ -168,43 +161,6 @@ def compare_ecdfs(reference_sorted: ArrayLike, current: ArrayLike) -> EcdfCompar
     gap = _ecdf_gap(reference_sorted, current)
     pvalue = _ks_asymptotic_pvalue(gap.ks_statistic, gap.n_reference, gap.n_current)
     return EcdfComparison(gap.ks_statistic, pvalue, gap.wasserstein)
-
-
-def ks(reference_sorted: ArrayLike, current: ArrayLike) -> KSResult:
-    r"""Two-sample Kolmogorov-Smirnov test, two-sided, asymptotic p-value.
-
-    .. math::
-
-        D = \sup_x |F_r(x) - F_c(x)|, \qquad
-        p = P\big(D_{n_e} \ge D\big), \qquad
-        n_e = \operatorname{round}\Big(\frac{n_r n_c}{n_r + n_c}\Big)
-
-    A thin wrapper over :func:`compare_ecdfs`, which documents ties and the one-vs-one case.
-
-    Parameters
-    ----------
-    reference_sorted : array_like
-        Reference sample sorted ascending.
-    current : array_like
-        Current window, any order.
-
-    Returns
-    -------
-    KSResult
-        ``(statistic, pvalue)``, equal to ``scipy.stats.ks_2samp(..., method="asymp")``.
-
-    Raises
-    ------
-    ValueError
-        If either sample is empty or non-finite, or ``reference_sorted`` is not sorted.
-
-    Examples
-    --------
-    >>> ks([0.0, 1.0, 2.0], [10.0, 11.0, 12.0]).statistic
-    1.0
-    """
-    comparison = compare_ecdfs(reference_sorted, current)
-    return KSResult(comparison.ks_statistic, comparison.ks_pvalue)
 
 
 def chi2(reference_counts: ArrayLike, current_counts: ArrayLike) -> Chi2Result:

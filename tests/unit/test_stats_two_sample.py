@@ -10,7 +10,7 @@ import pytest
 import scipy
 from scipy import stats
 
-from exporter.stats import Chi2Result, chi2, compare_ecdfs, ks
+from exporter.stats import Chi2Result, chi2, compare_ecdfs
 
 # Fisher's iris data, sepal length in cm, 50 flowers per species: Anderson (1935), Fisher (1936)
 # "The use of multiple measurements in taxonomic problems", Annals of Eugenics 7(2), 179-188;
@@ -215,15 +215,6 @@ def test_compare_ecdfs_rejects_missing_values_in_the_window() -> None:
 
 
 # ks
-
-
-def test_ks_returns_the_statistic_and_pvalue_of_compare_ecdfs() -> None:
-    rng = np.random.default_rng(41)
-    reference = np.sort(rng.normal(size=2_000))
-    current = rng.normal(0.1, 1.0, size=1_000)
-    comparison = compare_ecdfs(reference, current)
-    result = ks(reference, current)
-    assert (result.statistic, result.pvalue) == (comparison.ks_statistic, comparison.ks_pvalue)
 
 
 # chi2
