@@ -152,7 +152,12 @@ def test_jensen_shannon_matches_scipy(pair: tuple[np.ndarray, np.ndarray]) -> No
     # scipy.spatial.distance.jensenshannon(base=2), rtol=1e-9 (abs 1e-7: near 0 the distance
     # is the square root of a divergence that rounds to ~1e-16, and scipy does not clamp it).
     expected = jensenshannon(reference, current, base=2)
-    assert jensen_shannon(reference, current) == pytest.approx(expected, rel=1e-9, abs=1e-7)
+    ours = jensen_shannon(reference, current)
+    assert 0.0 <= ours <= 1.0
+    # scipy normalises by the raw total: with a subnormal total it overflows to inf (ours
+    # rescales first), so it is no oracle there.
+    assume(math.isfinite(expected))
+    assert ours == pytest.approx(expected, rel=1e-9, abs=1e-7)
 
 
 # --------------------------------------------------------------------------- KS and Wasserstein
