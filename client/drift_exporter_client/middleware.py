@@ -18,7 +18,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from exporter.client.extraction import (
+from drift_exporter_client.extraction import (
     ExtractionStats,
     FeaturesFrom,
     PredictionsFrom,

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from exporter.client.extraction import (
+from drift_exporter_client.extraction import (
     ExtractionStats,
     FeaturesFrom,
     PredictionsFrom,

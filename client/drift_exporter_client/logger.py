@@ -37,9 +37,9 @@ from urllib.parse import quote
 
 import httpx
 
-from exporter import __version__
+from drift_exporter_client._version import __version__
 
-log = logging.getLogger("exporter.client")
+log = logging.getLogger("drift_exporter_client")
 
 _RECORD: Final = "record"
 _LABEL: Final = "label"

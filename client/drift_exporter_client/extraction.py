@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Protocol
 
-log = logging.getLogger("exporter.client")
+log = logging.getLogger("drift_exporter_client")
 
 FeaturesFrom = Callable[[Any], list[dict[str, Any]]]
 PredictionsFrom = Callable[[Any], list[Any]]
