@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
-from exporter.client import AsyncDriftLogger, DriftLogger, LoggerStats
+from drift_exporter_client import AsyncDriftLogger, DriftLogger, LoggerStats, __version__
 from tests.support import ROOT
 
 
@@ -91,7 +91,7 @@ def test_records_are_posted_in_our_json_shape(sidecar: FakeSidecar) -> None:
     assert request.url == "http://sidecar:9808/v1/models/credit/predictions"
     assert request.headers["authorization"] == "Bearer s3cret"
     assert request.headers["content-type"] == "application/json"
-    assert request.headers["user-agent"].startswith("drift-exporter-client/")
+    assert request.headers["user-agent"] == f"drift-exporter-client/{__version__}"
     first, second = sidecar.records()
     assert first["features"] == {"age": 41, "country": "DE"}
     assert (first["prediction"], first["id"]) == (0.82, "req-17")
@@ -189,7 +189,7 @@ def test_transient_failures_are_retried_with_backoff() -> None:
 def test_a_batch_is_dropped_after_max_retries(caplog: pytest.LogCaptureFixture) -> None:
     sidecar = FakeSidecar(lambda request, attempt: httpx.Response(500))
     logger = make_logger(sidecar, max_retries=2)
-    with caplog.at_level(logging.WARNING, logger="exporter.client"):
+    with caplog.at_level(logging.WARNING, logger="drift_exporter_client"):
         for i in range(3):
             logger.log({"i": i})
         assert logger.flush(timeout=5)
@@ -206,7 +206,7 @@ def test_a_4xx_is_dropped_at_once_and_logged_once(caplog: pytest.LogCaptureFixtu
     detail = "path.model: unknown model 'credit': upload its reference first"
     sidecar = FakeSidecar(lambda request, attempt: httpx.Response(404, json={"detail": detail}))
     logger = make_logger(sidecar)
-    with caplog.at_level(logging.WARNING, logger="exporter.client"):
+    with caplog.at_level(logging.WARNING, logger="drift_exporter_client"):
         logger.log({"a": 1})
         logger.flush(timeout=5)
         logger.log({"a": 2})
@@ -376,8 +376,11 @@ def test_a_forked_child_starts_its_own_worker_with_an_empty_queue(sidecar: FakeS
 
 
 def test_the_client_imports_none_of_the_sidecars_dependencies() -> None:
+    """Also through the `exporter.client` re-exports (tests/integration/
+    test_client_distribution.py checks `drift_exporter_client` installed alone)."""
     code = (
         "import sys, exporter.client, exporter.client.flask, exporter.client.middleware\n"
+        "import drift_exporter_client, drift_exporter_client.flask\n"
         "heavy = ('numpy', 'scipy', 'fastapi', 'starlette', 'pydantic', 'prometheus_client',"
         " 'orjson', 'yaml', 'flask', 'cloudevents')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"

@@ -1,0 +1,5 @@
+"""Re-exports `drift_exporter_client.logger` for code written against `exporter.client.logger`."""
+
+from drift_exporter_client.logger import AsyncDriftLogger, DriftLogger, LoggerStats
+
+__all__ = ["AsyncDriftLogger", "DriftLogger", "LoggerStats"]
