@@ -12,7 +12,9 @@ waiting one arrived) to `POST /v1/models/{model}/predictions`, and labels to
   each failed attempt counted in `failed_requests`; then the batch is dropped
   (`dropped_after_retries`);
 * a 4xx (other than 429) means the sidecar will never accept the batch (unknown model, bad
-  name, too large): it is dropped at once (`rejected`) and the sidecar's `detail` is logged, once.
+  name, too large): it is dropped at once (`rejected`) and the sidecar's `detail` is logged, once;
+* `close(timeout)` waits `timeout` seconds (10 by default) for the queue to be sent; what is
+  unsent then is dropped (`dropped_after_close`), as is anything logged after `close`.
 
 Only httpx and the standard library are imported, so a model server can use this module without
 the sidecar's dependencies (numpy, FastAPI, pydantic, prometheus_client).
@@ -53,7 +55,9 @@ class LoggerStats(NamedTuple):
     """Counts of items (records and labels) since the logger was created.
 
     `queued` is what waits or is being sent now; the rest only grow. `failed_requests` counts
-    HTTP attempts, not items.
+    HTTP attempts, not items. `dropped_invalid` counts what `log()` could not use (features not
+    a mapping); `dropped_after_close` what `close` gave up sending when its timeout passed, and
+    what was logged after `close`.
     """
 
     queued: int
@@ -224,11 +228,17 @@ class DriftLogger:
                 self._flush_waiters -= 1
 
     def close(self, timeout: float | None = 10.0) -> bool:
-        """Flush what is queued and stop the thread; later `log()` calls are dropped (counted).
+        """Send what is queued, then stop the thread; later `log()` calls are dropped (counted).
 
-        Waits at most `timeout` seconds; if the sidecar is still failing by then, the worker is
-        abandoned (it stops at its next retry, and what is still queued is counted as
-        `dropped_after_close`) and False is returned.
+        `timeout` is how long, in seconds, to wait for the queued items to be sent: 10 by
+        default; None waits for as long as the retries take (with the default `max_retries` and
+        `backoff_seconds`, up to 15.5 s of backoff per batch while the sidecar is down). True if
+        everything was attempted in time. Otherwise close gives up and returns False: the items
+        still waiting in the queue are dropped at once and counted in `dropped_after_close`, a
+        batch waiting to retry is dropped (also `dropped_after_close`), and the worker stops.
+        Only a request already on the wire is let finish, within `timeout_seconds`: its batch
+        is then counted as `sent` (or `rejected`) or `dropped_after_close`, and until then in
+        `queued`.
         """
         with self._lock:
             self._closed = True
@@ -241,8 +251,18 @@ class DriftLogger:
             return True
         with self._lock:
             self._abandon.set()
+            dropped = len(self._queue)
+            self._dropped_closed += dropped
+            self._queue.clear()
             self._work.notify()
             self._done.notify_all()
+        log.warning(
+            "drift logger for model %r closed before its queue was sent (timeout %s s); "
+            "dropped %d waiting items and stops retrying the batch in flight",
+            self.model,
+            timeout,
+            dropped,
+        )
         return False
 
     def __enter__(self) -> DriftLogger:
@@ -325,9 +345,6 @@ class DriftLogger:
         finally:
             client.close()
             with self._lock:
-                if self._queue and self._abandon.is_set():
-                    self._dropped_closed += len(self._queue)
-                    self._queue.clear()
                 self._done.notify_all()
 
     def _next_batch(self) -> list[_Entry] | None:
@@ -367,13 +384,17 @@ class DriftLogger:
                     self._sent += len(items)
                 elif outcome == "rejected":
                     self._rejected += len(items)
+                elif outcome == "abandoned":
+                    self._dropped_closed += len(items)
                 else:
                     self._dropped_retries += len(items)
 
     def _post(
         self, client: httpx.Client, path: str, body: bytes
-    ) -> Literal["sent", "rejected", "gave_up"]:
+    ) -> Literal["sent", "rejected", "gave_up", "abandoned"]:
         for attempt in range(self.max_retries + 1):
+            if self._abandon.is_set():  # `close` gave up waiting: no new attempt
+                return "abandoned"
             retry_after = 0.0
             try:
                 response = client.post(path, content=body)
@@ -406,7 +427,7 @@ class DriftLogger:
             delay = delay / 2 + self._random.uniform(0, delay / 2)
             delay = max(delay, retry_after)
             if self._abandon.wait(delay):
-                break
+                return "abandoned"
         return "gave_up"
 
     def _failed(self, key: str, what: str) -> None:
@@ -499,7 +520,9 @@ class AsyncDriftLogger:
         return await asyncio.to_thread(self.logger.flush, timeout)
 
     async def aclose(self, timeout: float | None = 10.0) -> bool:
-        """As `DriftLogger.close`, waiting in a worker thread instead of the event loop."""
+        """As `DriftLogger.close` (`timeout` seconds for the queue to be sent, 10 by default; what
+        is still unsent then is counted in `dropped_after_close`), waiting in a worker thread
+        instead of the event loop."""
         return await asyncio.to_thread(self.logger.close, timeout)
 
     async def __aenter__(self) -> AsyncDriftLogger:

@@ -277,9 +277,74 @@ def test_close_gives_up_on_a_failing_sidecar_within_its_timeout() -> None:
     started = time.monotonic()
     assert not logger.close(timeout=0.2)
     assert time.monotonic() - started < 2
-    wait_until(lambda: logger.stats().queued == 0)
+    wait_until(lambda: logger.stats().queued == 0)  # the batch waiting to retry is let go
     stats = logger.stats()
-    assert stats.dropped_after_retries + stats.dropped_after_close == 3
+    assert (stats.dropped_after_close, stats.dropped_after_retries, stats.sent) == (3, 0, 0)
+    assert len(sidecar.requests) == 1  # no attempt after close gave up
+
+
+class BlockingSidecar:
+    """Accepts every batch, but holds each request until `release` is set."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.records = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.arrived.set()
+        self.release.wait(10)
+        self.records += len(json.loads(request.content)["records"])
+        return httpx.Response(202, json={"accepted": 0})
+
+
+def test_close_drops_the_waiting_queue_at_its_timeout_and_counts_it() -> None:
+    sidecar = BlockingSidecar()
+    logger = DriftLogger(
+        "http://sidecar:9808", "credit", batch_size=2, transport=httpx.MockTransport(sidecar)
+    )
+    logger.log({"i": 0})
+    logger.log({"i": 1})  # a full batch: sent at once, and held by the sidecar
+    assert sidecar.arrived.wait(5)
+    for i in range(2, 5):
+        logger.log({"i": i})
+    assert not logger.close(timeout=0.05)
+    # Counted by the time close returns: the three waiting records are dropped, the batch on
+    # the wire is still queued until its request ends.
+    assert (logger.stats().dropped_after_close, logger.stats().queued) == (3, 2)
+    sidecar.release.set()
+    wait_until(lambda: logger.stats().queued == 0)
+    assert logger.stats() == LoggerStats(
+        queued=0,
+        sent=2,
+        dropped_queue_full=0,
+        dropped_after_retries=0,
+        rejected=0,
+        failed_requests=0,
+        dropped_invalid=0,
+        dropped_after_close=3,
+    )
+    assert sidecar.records == 2
+
+
+def test_async_aclose_takes_a_timeout_and_counts_what_it_dropped() -> None:
+    sidecar = BlockingSidecar()
+
+    async def serve() -> tuple[bool, LoggerStats]:
+        logger = AsyncDriftLogger(
+            "http://sidecar:9808", "credit", batch_size=1, transport=httpx.MockTransport(sidecar)
+        )
+        logger.log({"i": 0})
+        assert await asyncio.to_thread(sidecar.arrived.wait, 5)
+        logger.log({"i": 1})
+        logger.log_label("r1", 1)
+        closed = await logger.aclose(timeout=0.05)
+        return closed, logger.stats()
+
+    closed, stats = asyncio.run(serve())
+    sidecar.release.set()
+    assert not closed
+    assert (stats.dropped_after_close, stats.queued) == (2, 1)
 
 
 def test_a_context_manager_closes(sidecar: FakeSidecar) -> None:
