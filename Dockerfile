@@ -18,6 +18,8 @@ WORKDIR /app
 # Metadata first, then the package: `pip install .` needs both.
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
+# The client library ships in the same distribution (exporter.client re-exports it).
+COPY client/drift_exporter_client ./client/drift_exporter_client
 # The example model server and its traffic, for the compose demo (not installed as a package).
 COPY examples ./examples
 RUN pip install . \

@@ -31,7 +31,7 @@ from fastapi import FastAPI, HTTPException
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from exporter.client import DriftLogger, DriftMiddleware
+from drift_exporter_client import DriftLogger, DriftMiddleware
 
 FEATURES = ("age", "income", "tenure_years")
 

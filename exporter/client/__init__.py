@@ -1,11 +1,16 @@
-"""Client side: send served traffic from a model server to the drift-exporter sidecar.
+"""The client library, kept importable here for code written against `exporter.client`.
 
-Imports only httpx and the standard library (Flask lazily, in `exporter.client.flask`), so model
-servers need none of the sidecar's dependencies.
+It lives in the `drift_exporter_client` package (client/ in this repository), which installs alone
+as the `drift-exporter-client` distribution with only httpx; the sidecar's distribution includes
+it too, so this module only re-exports it.
 """
 
-from exporter.client.extraction import ExtractionStats
-from exporter.client.logger import AsyncDriftLogger, DriftLogger, LoggerStats
-from exporter.client.middleware import DriftMiddleware
+from drift_exporter_client import (
+    AsyncDriftLogger,
+    DriftLogger,
+    DriftMiddleware,
+    ExtractionStats,
+    LoggerStats,
+)
 
 __all__ = ["AsyncDriftLogger", "DriftLogger", "DriftMiddleware", "ExtractionStats", "LoggerStats"]

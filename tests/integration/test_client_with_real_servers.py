@@ -225,8 +225,11 @@ def test_the_logger_never_blocks_or_raises_while_the_sidecar_is_down(
         thread.join()
     elapsed = time.monotonic() - started
     assert errors == []
-    # Behavioural bounds, not a benchmark: logging is a queue append even with no sidecar.
-    assert max(latencies) < 0.05, f"slowest log() call took {max(latencies):.3f} s"
+    # Behavioural bounds, not a benchmark: logging is a queue append even with no sidecar, so
+    # no call waits as long as one request may (timeout_seconds). A tighter bound measures the
+    # machine: four producer threads on a loaded 2-core runner saw a 56 ms GIL wait.
+    slowest = max(latencies)
+    assert slowest < logger.timeout_seconds, f"slowest log() call took {slowest:.3f} s"
     assert elapsed < 5, f"10,000 log() calls took {elapsed:.1f} s"
 
     assert logger.flush(timeout=15)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from exporter.client import ExtractionStats
-from exporter.client.flask import log_predictions
+from drift_exporter_client import ExtractionStats
+from drift_exporter_client.flask import log_predictions
 
 flask = pytest.importorskip("flask")
 

@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
-from exporter.client import AsyncDriftLogger, DriftLogger, LoggerStats
+from drift_exporter_client import AsyncDriftLogger, DriftLogger, LoggerStats, __version__
 from tests.support import ROOT
 
 
@@ -91,7 +91,7 @@ def test_records_are_posted_in_our_json_shape(sidecar: FakeSidecar) -> None:
     assert request.url == "http://sidecar:9808/v1/models/credit/predictions"
     assert request.headers["authorization"] == "Bearer s3cret"
     assert request.headers["content-type"] == "application/json"
-    assert request.headers["user-agent"].startswith("drift-exporter-client/")
+    assert request.headers["user-agent"] == f"drift-exporter-client/{__version__}"
     first, second = sidecar.records()
     assert first["features"] == {"age": 41, "country": "DE"}
     assert (first["prediction"], first["id"]) == (0.82, "req-17")
@@ -189,7 +189,7 @@ def test_transient_failures_are_retried_with_backoff() -> None:
 def test_a_batch_is_dropped_after_max_retries(caplog: pytest.LogCaptureFixture) -> None:
     sidecar = FakeSidecar(lambda request, attempt: httpx.Response(500))
     logger = make_logger(sidecar, max_retries=2)
-    with caplog.at_level(logging.WARNING, logger="exporter.client"):
+    with caplog.at_level(logging.WARNING, logger="drift_exporter_client"):
         for i in range(3):
             logger.log({"i": i})
         assert logger.flush(timeout=5)
@@ -206,7 +206,7 @@ def test_a_4xx_is_dropped_at_once_and_logged_once(caplog: pytest.LogCaptureFixtu
     detail = "path.model: unknown model 'credit': upload its reference first"
     sidecar = FakeSidecar(lambda request, attempt: httpx.Response(404, json={"detail": detail}))
     logger = make_logger(sidecar)
-    with caplog.at_level(logging.WARNING, logger="exporter.client"):
+    with caplog.at_level(logging.WARNING, logger="drift_exporter_client"):
         logger.log({"a": 1})
         logger.flush(timeout=5)
         logger.log({"a": 2})
@@ -277,9 +277,74 @@ def test_close_gives_up_on_a_failing_sidecar_within_its_timeout() -> None:
     started = time.monotonic()
     assert not logger.close(timeout=0.2)
     assert time.monotonic() - started < 2
-    wait_until(lambda: logger.stats().queued == 0)
+    wait_until(lambda: logger.stats().queued == 0)  # the batch waiting to retry is let go
     stats = logger.stats()
-    assert stats.dropped_after_retries + stats.dropped_after_close == 3
+    assert (stats.dropped_after_close, stats.dropped_after_retries, stats.sent) == (3, 0, 0)
+    assert len(sidecar.requests) == 1  # no attempt after close gave up
+
+
+class BlockingSidecar:
+    """Accepts every batch, but holds each request until `release` is set."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.records = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.arrived.set()
+        self.release.wait(10)
+        self.records += len(json.loads(request.content)["records"])
+        return httpx.Response(202, json={"accepted": 0})
+
+
+def test_close_drops_the_waiting_queue_at_its_timeout_and_counts_it() -> None:
+    sidecar = BlockingSidecar()
+    logger = DriftLogger(
+        "http://sidecar:9808", "credit", batch_size=2, transport=httpx.MockTransport(sidecar)
+    )
+    logger.log({"i": 0})
+    logger.log({"i": 1})  # a full batch: sent at once, and held by the sidecar
+    assert sidecar.arrived.wait(5)
+    for i in range(2, 5):
+        logger.log({"i": i})
+    assert not logger.close(timeout=0.05)
+    # Counted by the time close returns: the three waiting records are dropped, the batch on
+    # the wire is still queued until its request ends.
+    assert (logger.stats().dropped_after_close, logger.stats().queued) == (3, 2)
+    sidecar.release.set()
+    wait_until(lambda: logger.stats().queued == 0)
+    assert logger.stats() == LoggerStats(
+        queued=0,
+        sent=2,
+        dropped_queue_full=0,
+        dropped_after_retries=0,
+        rejected=0,
+        failed_requests=0,
+        dropped_invalid=0,
+        dropped_after_close=3,
+    )
+    assert sidecar.records == 2
+
+
+def test_async_aclose_takes_a_timeout_and_counts_what_it_dropped() -> None:
+    sidecar = BlockingSidecar()
+
+    async def serve() -> tuple[bool, LoggerStats]:
+        logger = AsyncDriftLogger(
+            "http://sidecar:9808", "credit", batch_size=1, transport=httpx.MockTransport(sidecar)
+        )
+        logger.log({"i": 0})
+        assert await asyncio.to_thread(sidecar.arrived.wait, 5)
+        logger.log({"i": 1})
+        logger.log_label("r1", 1)
+        closed = await logger.aclose(timeout=0.05)
+        return closed, logger.stats()
+
+    closed, stats = asyncio.run(serve())
+    sidecar.release.set()
+    assert not closed
+    assert (stats.dropped_after_close, stats.queued) == (2, 1)
 
 
 def test_a_context_manager_closes(sidecar: FakeSidecar) -> None:
@@ -376,8 +441,11 @@ def test_a_forked_child_starts_its_own_worker_with_an_empty_queue(sidecar: FakeS
 
 
 def test_the_client_imports_none_of_the_sidecars_dependencies() -> None:
+    """Also through the `exporter.client` re-exports (tests/integration/
+    test_client_distribution.py checks `drift_exporter_client` installed alone)."""
     code = (
         "import sys, exporter.client, exporter.client.flask, exporter.client.middleware\n"
+        "import drift_exporter_client, drift_exporter_client.flask\n"
         "heavy = ('numpy', 'scipy', 'fastapi', 'starlette', 'pydantic', 'prometheus_client',"
         " 'orjson', 'yaml', 'flask', 'cloudevents')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.testclient import TestClient
 
-from exporter.client import DriftLogger, DriftMiddleware, ExtractionStats
+from drift_exporter_client import DriftLogger, DriftMiddleware, ExtractionStats
 
 
 class Sink:
