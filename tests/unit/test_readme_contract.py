@@ -1,20 +1,67 @@
-"""The README's configuration reference is a config the sidecar accepts, key for key."""
+"""The README's reference sections are the sidecar's contract: config, routes and metrics.
+
+Its configuration block is a config the sidecar accepts, key for key, at the real defaults; its
+HTTP API table names every route the app serves; its metrics table names every metric family
+/metrics exposes (the golden exposition of tests/integration, which that suite proves equal to
+the real output, plus the snapshot counters that appear only with a state directory) and no
+metric that does not exist.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from exporter.app import create_app
+from exporter.errors import REJECT_REASONS
+from exporter.prometheus.collectors import PersistenceCollector
 from exporter.settings import Settings, load_settings
+from exporter.truth.concept import DETECTORS
+from exporter.window.persistence import StateDirectory
+from exporter.window.store import INVALID_REASONS
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+GOLDEN = ROOT / "tests" / "integration" / "golden" / "metrics_seeded.txt"
+#: `drift_prediction_<x>`: a family of names written as a prefix and a placeholder.
+PLACEHOLDER = re.compile(r"`(drift_[a-z0-9_]*_)<[a-z]+>`")
+METRIC_NAME = re.compile(r"`(drift_[a-z0-9_]+)`")
+
+
+def _section(title: str) -> str:
+    """The text under `## <title>` up to the next second-level heading."""
+    text = README.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : None if end == -1 else end]
+
+
+def _exposed_metric_families(tmp_path: Path) -> set[str]:
+    golden = GOLDEN.read_text()
+    names = set(re.findall(r"^# TYPE (\S+) ", golden, re.M))
+    state = StateDirectory(tmp_path / "state")
+    state.stats.last_snapshot_at = 1_800_000_000.0  # the gauge appears after the first snapshot
+    for family in PersistenceCollector(state).collect():
+        # prometheus_client strips `_total` from a counter family's name; the exposition has it.
+        names.add(f"{family.name}_total" if family.type == "counter" else family.name)
+    return names
+
+
+def _documented(name: str, literal: set[str], prefixes: set[str]) -> bool:
+    """Named in full, or as `<prefix><x>` where some name in full ends in `_<x>`."""
+    if name in literal:
+        return True
+    for prefix in prefixes:
+        suffix = name.removeprefix(prefix)
+        if suffix != name and any(other.endswith(f"_{suffix}") for other in literal):
+            return True
+    return False
 
 
 def test_the_readme_configuration_block_loads_and_its_defaults_are_the_real_ones(
     tmp_path: Path,
 ) -> None:
-    text = README.read_text()
-    section = text[text.index("## Configuration") :]
+    section = _section("Configuration")
     block = re.search(r"```yaml\n(.*?)```", section, re.S)
     assert block is not None
     config = tmp_path / "config.yml"
@@ -24,3 +71,43 @@ def test_the_readme_configuration_block_loads_and_its_defaults_are_the_real_ones
     # Everything but the example per-model declarations is documented at its default value.
     assert loaded.model_dump(exclude={"models"}) == defaults.model_dump(exclude={"models"})
     assert loaded.models["credit"].task == "classification"
+
+
+def test_the_readme_states_the_environment_variable_form_of_every_key() -> None:
+    section = _section("Configuration")
+    assert "`DRIFT_EXPORTER_<KEY>`" in section
+    assert "joined with `__`" in section
+    assert "`DRIFT_EXPORTER_WINDOW__MAX_RECORDS=2000`" in section
+
+
+def test_the_readme_api_table_names_every_route_the_app_serves() -> None:
+    schema = create_app(Settings(), run_scheduler=False).openapi()
+    routes = {
+        f"{method.upper()} {path}" for path, item in schema["paths"].items() for method in item
+    }
+    section = _section("HTTP API")
+    missing = sorted(route for route in routes if f"`{route}`" not in section)
+    assert not missing, f"routes the README's HTTP API table does not name: {missing}"
+    documented = set(re.findall(r"^\| `((?:GET|PUT|POST|DELETE) /v1/[^`]+)`", section, re.M))
+    assert documented <= routes, f"documented but not served: {sorted(documented - routes)}"
+
+
+def test_the_readme_metrics_table_names_every_exposed_metric_and_no_other(
+    tmp_path: Path,
+) -> None:
+    exposed = _exposed_metric_families(tmp_path)
+    section = _section("Metrics")
+    literal = set(METRIC_NAME.findall(section))
+    prefixes = set(PLACEHOLDER.findall(section))
+    missing = sorted(name for name in exposed if not _documented(name, literal, prefixes))
+    assert not missing, f"metrics the README's Metrics section does not name: {missing}"
+    unknown = sorted(literal - exposed)
+    assert not unknown, f"the README names metrics /metrics does not expose: {unknown}"
+    for prefix in prefixes:
+        assert any(name.startswith(prefix) for name in exposed), prefix
+
+
+def test_the_readme_metrics_table_lists_every_label_value_set() -> None:
+    section = _section("Metrics")
+    for values in (REJECT_REASONS, INVALID_REASONS, DETECTORS):
+        assert ", ".join(values) in section, values
