@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides["state_dir"] = args.state_dir
     try:
         settings = load_settings(args.config, **overrides)
+        app = create_app(settings)  # reads auth.token_file: an unreadable one is a ConfigError
     except ConfigError as error:
         print(f"drift-exporter: {error}", file=sys.stderr)
         return 2
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.setswitchinterval(0.001)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,

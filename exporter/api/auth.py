@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from exporter.errors import RejectReason
-from exporter.settings import AuthSettings
+from exporter.settings import AuthSettings, ConfigError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -30,15 +30,29 @@ _DOCS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", 
 
 
 def load_token(settings: AuthSettings) -> bytes | None:
-    """The configured token: `auth.token`, else the first line of `auth.token_file`."""
+    """The configured token: `auth.token`, else the stripped text of `auth.token_file`.
+
+    A token file that cannot be read as UTF-8 text, or holds nothing, is a ConfigError naming
+    the key and the path (the CLI prints it as one line and exits 2), never a traceback.
+    """
     if settings.token is not None:
         return settings.token.get_secret_value().encode()
-    if settings.token_file is not None:
-        token = settings.token_file.read_text().strip()
-        if not token:
-            raise ValueError(f"auth.token_file {settings.token_file} is empty")
-        return token.encode()
-    return None
+    path = settings.token_file
+    if path is None:
+        return None
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(
+            f"auth.token_file {path}: cannot read: {error.strerror or error}"
+        ) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"auth.token_file {path}: cannot read: not UTF-8 text (byte {error.start})"
+        ) from error
+    if not token:
+        raise ConfigError(f"auth.token_file {path}: is empty")
+    return token.encode()
 
 
 class BearerAuth:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from exporter.api.auth import load_token
 from exporter.settings import (
     DEFAULT_PORT,
+    AuthSettings,
     ConceptDriftSettings,
     ConfigError,
     LabelSettings,
@@ -255,3 +257,26 @@ def test_invalid_ground_truth_settings_are_config_errors(tmp_path: Path, text: s
     config.write_text(text)
     with pytest.raises(ConfigError):
         load_settings(config)
+
+
+# auth.token_file
+
+
+def test_an_unreadable_token_file_is_a_config_error_naming_key_and_path(tmp_path: Path) -> None:
+    missing, directory, binary = tmp_path / "missing", tmp_path / "dir", tmp_path / "binary"
+    directory.mkdir()
+    binary.write_bytes(b"\xff")
+    expected = {
+        missing: "cannot read: No such file or directory",
+        directory: "cannot read: Is a directory",
+        binary: r"cannot read: not UTF-8 text \(byte 0\)",
+    }
+    for path, problem in expected.items():
+        with pytest.raises(ConfigError, match=rf"^auth\.token_file {path}: {problem}$"):
+            load_token(AuthSettings(token_file=path))
+
+
+def test_a_token_file_is_read_stripped(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("  s3cret\n", encoding="utf-8")
+    assert load_token(AuthSettings(token_file=path)) == b"s3cret"
