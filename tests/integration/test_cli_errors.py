@@ -86,3 +86,16 @@ def test_an_empty_token_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     empty.write_text("\n", encoding="utf-8")
     result = run_cli("serve", config_with_token_file(tmp_path, empty))
     assert_one_line_error(result, f"drift-exporter: auth.token_file {empty}: is empty")
+
+
+def test_a_misspelt_environment_variable_is_one_line_with_a_suggestion_and_exit_2(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text("min_records: 10\n", encoding="utf-8")
+    result = run_cli("serve", config, env={"DRIFT_EXPORTER_EVALUATION_INTERVAL_SECOND": "5"})
+    assert_one_line_error(
+        result,
+        "drift-exporter: unknown environment variable DRIFT_EXPORTER_EVALUATION_INTERVAL_SECOND"
+        " (did you mean DRIFT_EXPORTER_EVALUATION_INTERVAL_SECONDS?)",
+    )
