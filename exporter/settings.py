@@ -24,6 +24,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from exporter.logs import LogFormat
 from exporter.truth.concept import DetectorSettings
 
 FeatureKind = Literal["numeric", "categorical", "boolean"]
@@ -170,6 +171,7 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(DEFAULT_PORT, ge=1, le=65_535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_format: LogFormat = "text"
     evaluation_interval_seconds: float = Field(15.0, gt=0)
     evaluation_worker: Literal["process", "thread"] = "process"
     min_records: int = Field(500, ge=1)

@@ -367,3 +367,20 @@ def test_valid_nested_lowercase_and_per_model_variables_still_load(
     assert settings.models["credit"].min_records == 5
     assert settings.models["credit"].features == {"zip": "categorical"}
     assert settings.auth.token is not None
+
+
+# logging
+
+
+def test_log_format_defaults_to_text_and_reads_json_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().log_format == "text"
+    assert Settings().log_level == "info"
+    monkeypatch.setenv("DRIFT_EXPORTER_LOG_FORMAT", "json")
+    assert load_settings().log_format == "json"
+
+
+def test_an_unknown_log_format_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="log_format"):
+        load_settings(_write(tmp_path, "log_format: xml\n"))
