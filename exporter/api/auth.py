@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from exporter.api.events import log_rejection
 from exporter.errors import RejectReason
 from exporter.settings import AuthSettings, ConfigError
 
@@ -80,11 +81,11 @@ class BearerAuth:
         provided = _bearer(scope)
         if provided is None:
             await self._refuse(
-                send, 401, "missing or malformed 'Authorization: Bearer <token>' header"
+                scope, send, 401, "missing or malformed 'Authorization: Bearer <token>' header"
             )
             return
         if not hmac.compare_digest(provided, self._token):
-            await self._refuse(send, 403, "the bearer token is not valid for this sidecar")
+            await self._refuse(scope, send, 403, "the bearer token is not valid for this sidecar")
             return
         await self._app(scope, receive, send)
 
@@ -97,8 +98,9 @@ class BearerAuth:
             return self._protect_metrics
         return self._protect_reads and (path.startswith("/v1/") or path == "/v1" or path in _DOCS)
 
-    async def _refuse(self, send: Send, status: int, detail: str) -> None:
+    async def _refuse(self, scope: Scope, send: Send, status: int, detail: str) -> None:
         self._on_reject("unauthorized")
+        log_rejection(scope, "unauthorized", status, "header.authorization")
         headers = [(b"content-type", b"application/json")]
         if status == 401:
             headers.append((b"www-authenticate", b'Bearer realm="drift-exporter"'))

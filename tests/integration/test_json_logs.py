@@ -41,6 +41,9 @@ def test_a_served_sidecar_with_log_format_json_writes_only_json_lines(tmp_path: 
     uvicorn = [line["msg"] for line in lines if line["logger"].startswith("uvicorn")]
     assert any(msg.startswith("Started server process") for msg in uvicorn)
     assert any(msg.startswith("Finished server process") for msg in uvicorn)
+    (uploaded,) = [line for line in lines if line.get("event") == "reference_uploaded"]
+    assert uploaded["logger"] == "exporter.api.events"
+    assert (uploaded["model"], uploaded["features"], uploaded["records"]) == ("credit", 4, 200)
 
 
 def test_building_and_running_an_app_changes_no_logging_configuration() -> None:
