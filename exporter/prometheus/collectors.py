@@ -30,6 +30,7 @@ from prometheus_client.utils import floatToGoString
 from exporter import __version__
 from exporter.errors import RejectReason
 from exporter.evaluation.evaluator import ColumnReport, EvaluationReport
+from exporter.evaluation.transitions import log_drift_changes
 from exporter.prometheus.compression import DeflatedText, deflate_once
 from exporter.prometheus.text import render_text
 from exporter.truth.concept import DETECTORS
@@ -488,6 +489,7 @@ class ReportBoard:
         with self._lock:
             updated = dict(self._reports)
             updated.update((report.model, report) for report in reports)
+            log_drift_changes(self._reports, updated)
             self._swap(updated)
 
     def discard(self, model: str) -> None:

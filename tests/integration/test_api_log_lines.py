@@ -173,3 +173,20 @@ def test_a_validation_errors_location_is_its_loc_without_its_input() -> None:
     errors = [{"loc": ("query", "limit"), "msg": "not an int", "input": "SECRET"}]
     assert validation_location(errors) == "query.limit"
     assert validation_location([]) is None
+
+
+def test_an_evaluation_that_finds_drift_logs_it_once(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert client.put("/v1/models/credit/reference", json={"records": seeded_records(1, 2_000)})
+    shifted = {"records": seeded_records(2, 500, shift=2.0)}
+    assert client.post("/v1/models/credit/predictions", json=shifted).status_code == 202
+    assert client.post("/v1/models/credit/evaluate").status_code == 200
+    assert client.post("/v1/models/credit/evaluate").status_code == 200  # the same state again
+    started = {
+        values(line, "scope", "column", "drifted", "was_drifted")
+        for line in events(caplog, "drift_changed")
+    }
+    assert ("model", None, True, None) in started
+    assert ("feature", "x", True, None) in started
+    assert len(events(caplog, "drift_changed")) == len(started)  # nothing twice
