@@ -14,6 +14,7 @@ import uvicorn
 
 from exporter import __version__
 from exporter.app import create_app
+from exporter.logs import configure_logging
 from exporter.settings import DEFAULT_PORT, ConfigError, Settings, load_settings
 
 #: The demo judges drift on a smaller, faster window so it shows within a couple of minutes.
@@ -65,12 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides["state_dir"] = args.state_dir
     try:
         settings = load_settings(args.config, **overrides)
+        app = create_app(settings)  # reads auth.token_file: an unreadable one is a ConfigError
     except ConfigError as error:
         print(f"drift-exporter: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)  # once, for the whole process
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's own requests are noise
     # Ingest and the scheduler thread (or the evaluation thread, evaluation_worker: thread) hand
     # the GIL back every 1 ms instead of 5 ms, so a scrape or probe arriving while they run
@@ -78,10 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.setswitchinterval(0.001)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            log_config=None,  # its loggers go through configure_logging's handler
             workers=1,
             access_log=False,
             timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),

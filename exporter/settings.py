@@ -2,13 +2,19 @@
 
 Precedence, highest first: explicit overrides (command-line flags), environment variables
 (`DRIFT_EXPORTER_WINDOW__MAX_RECORDS=2000`, nested keys joined with `__`), the YAML file,
-the defaults below. Unknown keys are rejected so a typo never silently falls back to a default.
+the defaults below. Unknown keys are rejected so a typo never silently falls back to a default,
+and so are unknown DRIFT_EXPORTER_* variables (pydantic-settings itself only reads the names it
+knows and ignores the rest).
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -18,6 +24,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from exporter.logs import LogFormat
 from exporter.truth.concept import DetectorSettings
 
 FeatureKind = Literal["numeric", "categorical", "boolean"]
@@ -26,6 +33,8 @@ DriftMethod = Literal["pvalue", "psi", "jensen_shannon", "wasserstein_normalized
 Correction = Literal["none", "bonferroni", "benjamini_hochberg"]
 
 DEFAULT_PORT = 9808
+ENV_PREFIX = "DRIFT_EXPORTER_"
+ENV_NESTED_DELIMITER = "__"
 
 
 class _Section(BaseModel):
@@ -153,8 +162,8 @@ class Settings(BaseSettings):
     """Everything the sidecar can be told; see the README's configuration reference."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DRIFT_EXPORTER_",
-        env_nested_delimiter="__",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
         extra="forbid",
         frozen=True,
     )
@@ -162,6 +171,7 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(DEFAULT_PORT, ge=1, le=65_535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_format: LogFormat = "text"
     evaluation_interval_seconds: float = Field(15.0, gt=0)
     evaluation_worker: Literal["process", "thread"] = "process"
     min_records: int = Field(500, ge=1)
@@ -189,6 +199,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        check_environment(os.environ, settings_cls)
         yaml_file = settings_cls.model_config.get("yaml_file")
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if yaml_file:
@@ -213,6 +224,76 @@ _NO_MODEL_SETTINGS = ModelSettings()
 
 class ConfigError(Exception):
     """The config file is missing, unreadable or invalid; the message says which key."""
+
+
+def check_environment(environ: Mapping[str, str], settings_cls: type[BaseModel] = Settings) -> None:
+    """ConfigError naming every DRIFT_EXPORTER_* variable in `environ` that sets nothing.
+
+    A variable must name a key the way pydantic-settings reads it (case-insensitively): a
+    top-level key (`DRIFT_EXPORTER_PORT`, or a whole section as JSON: `DRIFT_EXPORTER_WINDOW`),
+    a section's key (`DRIFT_EXPORTER_WINDOW__MAX_RECORDS`), or under `models` any model name
+    then its keys (`DRIFT_EXPORTER_MODELS__CREDIT__MIN_RECORDS`). The nearest valid name is
+    suggested when one is close (difflib). Values are never shown: a misspelt token is a secret.
+    """
+    problems = []
+    for name in sorted(environ):
+        if name.upper().startswith(ENV_PREFIX):
+            problem = _unknown_variable(name, settings_cls)
+            if problem is not None:
+                problems.append(problem)
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def _unknown_variable(name: str, settings_cls: type[BaseModel]) -> str | None:
+    """Why `name` sets nothing, or None when it names a key."""
+    parts = name[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER)
+    walked: list[str] = []
+    level: Any = settings_cls
+    for part in parts:
+        keys, values = _children(level)
+        if keys is None and part:  # a mapping (`models`): any key, then its value's keys
+            level = values
+        elif keys is not None and part in keys:
+            level = keys[part]
+        else:
+            if walked:
+                options = [ENV_NESTED_DELIMITER.join([*walked, key]) for key in keys or ()]
+            else:
+                options = _variable_names(settings_cls)
+            close = difflib.get_close_matches(
+                name[len(ENV_PREFIX) :].upper(), [option.upper() for option in options], n=1
+            )
+            hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+            return f"unknown environment variable {name}{hint}"
+        walked.append(part)
+    return None
+
+
+def _children(annotation: Any) -> tuple[dict[str, Any] | None, Any]:
+    """(keys -> annotations, None) for a model, (None, value annotation) for a mapping, and
+    ({}, None) for a value, which has no keys below it; `X | None` is read as X."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        for member in get_args(annotation):
+            keys, values = _children(member)
+            if keys is None or keys:
+                return keys, values
+        return {}, None
+    if get_origin(annotation) is dict:
+        return None, get_args(annotation)[1]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {key: field.annotation for key, field in annotation.model_fields.items()}, None
+    return {}, None
+
+
+def _variable_names(settings_cls: type[BaseModel]) -> list[str]:
+    """Every top-level key and every section's key, as variable names without the prefix."""
+    names = []
+    for key, field in settings_cls.model_fields.items():
+        names.append(key)
+        keys, _ = _children(field.annotation)
+        names.extend(f"{key}{ENV_NESTED_DELIMITER}{child}" for child in keys or ())
+    return names
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

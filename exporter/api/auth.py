@@ -15,8 +15,9 @@ from typing import Any
 
 import orjson
 
+from exporter.api.events import log_rejection
 from exporter.errors import RejectReason
-from exporter.settings import AuthSettings
+from exporter.settings import AuthSettings, ConfigError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -30,15 +31,29 @@ _DOCS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", 
 
 
 def load_token(settings: AuthSettings) -> bytes | None:
-    """The configured token: `auth.token`, else the first line of `auth.token_file`."""
+    """The configured token: `auth.token`, else the stripped text of `auth.token_file`.
+
+    A token file that cannot be read as UTF-8 text, or holds nothing, is a ConfigError naming
+    the key and the path (the CLI prints it as one line and exits 2), never a traceback.
+    """
     if settings.token is not None:
         return settings.token.get_secret_value().encode()
-    if settings.token_file is not None:
-        token = settings.token_file.read_text().strip()
-        if not token:
-            raise ValueError(f"auth.token_file {settings.token_file} is empty")
-        return token.encode()
-    return None
+    path = settings.token_file
+    if path is None:
+        return None
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(
+            f"auth.token_file {path}: cannot read: {error.strerror or error}"
+        ) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"auth.token_file {path}: cannot read: not UTF-8 text (byte {error.start})"
+        ) from error
+    if not token:
+        raise ConfigError(f"auth.token_file {path}: is empty")
+    return token.encode()
 
 
 class BearerAuth:
@@ -66,11 +81,11 @@ class BearerAuth:
         provided = _bearer(scope)
         if provided is None:
             await self._refuse(
-                send, 401, "missing or malformed 'Authorization: Bearer <token>' header"
+                scope, send, 401, "missing or malformed 'Authorization: Bearer <token>' header"
             )
             return
         if not hmac.compare_digest(provided, self._token):
-            await self._refuse(send, 403, "the bearer token is not valid for this sidecar")
+            await self._refuse(scope, send, 403, "the bearer token is not valid for this sidecar")
             return
         await self._app(scope, receive, send)
 
@@ -83,8 +98,9 @@ class BearerAuth:
             return self._protect_metrics
         return self._protect_reads and (path.startswith("/v1/") or path == "/v1" or path in _DOCS)
 
-    async def _refuse(self, send: Send, status: int, detail: str) -> None:
+    async def _refuse(self, scope: Scope, send: Send, status: int, detail: str) -> None:
         self._on_reject("unauthorized")
+        log_rejection(scope, "unauthorized", status, "header.authorization")
         headers = [(b"content-type", b"application/json")]
         if status == 401:
             headers.append((b"www-authenticate", b'Bearer realm="drift-exporter"'))

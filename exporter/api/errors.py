@@ -7,6 +7,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from exporter.api.events import log_rejection, validation_location
 from exporter.errors import (
     DomainError,
     InputTooLarge,
@@ -41,6 +42,7 @@ async def domain_error(request: Request, error: Exception) -> Response:
     """`{"detail", "location"}` with the mapped status; counts the rejection by its reason."""
     assert isinstance(error, DomainError)
     request.app.state.rejections.increment(error.reason)
+    log_rejection(request.scope, error.reason, status_for(error), error.location)
     return JSONResponse(
         {"detail": error.message, "location": error.location}, status_code=status_for(error)
     )
@@ -50,4 +52,5 @@ async def validation_error(request: Request, error: Exception) -> Response:
     """FastAPI's own 422 for a query or path parameter, counted as malformed."""
     assert isinstance(error, RequestValidationError)
     request.app.state.rejections.increment("malformed")
+    log_rejection(request.scope, "malformed", 422, validation_location(error.errors()))
     return await request_validation_exception_handler(request, error)

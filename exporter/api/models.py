@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from exporter.api.deps import BoardDep, ModelName, SettingsDep, StoreDep, read_body
+from exporter.api.events import log_reference_uploaded
 from exporter.api.schemas import ERROR_RESPONSES, ReferenceRequest, json_body
 from exporter.errors import InvalidInput, LimitReached
 from exporter.ingest.decoding import CSV, JSON, decode_reference, media_type
@@ -80,6 +81,13 @@ async def put_reference(
     # The parse of a large upload leaves tens of MiB of freed heap behind: give it back.
     await run_in_threadpool(release_freed_memory)
     created = store.set_reference(profile)
+    log_reference_uploaded(
+        profile,
+        replaced=not created,
+        media=media,
+        settings=settings,
+        prediction_column=prediction_column,
+    )
     board.discard(model)
     state = request.app.state.state_directory
     if state is not None:  # a reference is never lost: snapshot it before answering

@@ -153,7 +153,10 @@ class EvaluationWorker:
         self._process, self._connection = process, parent
 
     def _restart(self, why: str) -> None:
-        log.warning("restarting the evaluation worker: %s", why)
+        log.warning(
+            "restarting the evaluation worker",
+            extra={"event": "evaluation_worker_restart", "reason": why, "pid": self.pid},
+        )
         self._stop(1.0)
         self._start()
 

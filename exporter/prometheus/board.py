@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from prometheus_client import CollectorRegistry, Histogram
 
 from exporter.evaluation.evaluator import EvaluationReport
+from exporter.evaluation.transitions import log_drift_changes
 from exporter.prometheus.collectors import DriftCollector
 from exporter.prometheus.compression import DeflatedText, deflate_once
 from exporter.prometheus.text import render_text
@@ -55,6 +56,7 @@ class ReportBoard:
         with self._lock:
             updated = dict(self._reports)
             updated.update((report.model, report) for report in reports)
+            log_drift_changes(self._reports, updated)
             self._swap(updated)
 
     def discard(self, model: str) -> None:

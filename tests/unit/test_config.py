@@ -5,15 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
+from exporter.api.auth import load_token
 from exporter.settings import (
     DEFAULT_PORT,
+    AuthSettings,
     ConceptDriftSettings,
     ConfigError,
     LabelSettings,
     ReferenceSettings,
     Settings,
     WindowSettings,
+    check_environment,
     load_settings,
 )
 from exporter.truth.concept import DetectorSettings
@@ -255,3 +259,128 @@ def test_invalid_ground_truth_settings_are_config_errors(tmp_path: Path, text: s
     config.write_text(text)
     with pytest.raises(ConfigError):
         load_settings(config)
+
+
+# auth.token_file
+
+
+def test_an_unreadable_token_file_is_a_config_error_naming_key_and_path(tmp_path: Path) -> None:
+    missing, directory, binary = tmp_path / "missing", tmp_path / "dir", tmp_path / "binary"
+    directory.mkdir()
+    binary.write_bytes(b"\xff")
+    expected = {
+        missing: "cannot read: No such file or directory",
+        directory: "cannot read: Is a directory",
+        binary: r"cannot read: not UTF-8 text \(byte 0\)",
+    }
+    for path, problem in expected.items():
+        with pytest.raises(ConfigError, match=rf"^auth\.token_file {path}: {problem}$"):
+            load_token(AuthSettings(token_file=path))
+
+
+def test_a_token_file_is_read_stripped(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("  s3cret\n", encoding="utf-8")
+    assert load_token(AuthSettings(token_file=path)) == b"s3cret"
+
+
+# DRIFT_EXPORTER_* variables that name no key
+
+
+def test_a_misspelt_top_level_variable_is_a_config_error_suggesting_the_right_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DRIFT_EXPORTER_EVALUATION_INTERVAL_SECOND", "5")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "unknown environment variable DRIFT_EXPORTER_EVALUATION_INTERVAL_SECOND"
+        " (did you mean DRIFT_EXPORTER_EVALUATION_INTERVAL_SECONDS?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "suggested"),
+    [
+        ("DRIFT_EXPORTER_WINDOW_MAX_RECORDS", "DRIFT_EXPORTER_WINDOW__MAX_RECORDS"),
+        ("DRIFT_EXPORTER_WINDOW__MAX_RECORD", "DRIFT_EXPORTER_WINDOW__MAX_RECORDS"),
+        ("DRIFT_EXPORTER_LOGLEVEL", "DRIFT_EXPORTER_LOG_LEVEL"),
+        ("drift_exporter_min_record", "DRIFT_EXPORTER_MIN_RECORDS"),
+        ("DRIFT_EXPORTER_MODELS__credit__MIN_RECORD", "DRIFT_EXPORTER_MODELS__CREDIT__MIN_RECORDS"),
+    ],
+)
+def test_a_close_misspelling_gets_the_nearest_valid_name_including_nested_forms(
+    given: str, suggested: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"^unknown environment variable {given} \(did you "):
+        check_environment({given: "1"})
+    with pytest.raises(ConfigError, match=rf"\(did you mean {suggested}\?\)$"):
+        check_environment({given: "1"})
+
+
+@pytest.mark.parametrize(
+    "name", ["DRIFT_EXPORTER_FROBNICATE", "DRIFT_EXPORTER_", "DRIFT_EXPORTER_PORT__HOST"]
+)
+def test_a_variable_naming_nothing_near_a_key_gets_no_suggestion(name: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        check_environment({name: "1"})
+    assert str(raised.value) == f"unknown environment variable {name}"
+
+
+def test_every_unknown_variable_is_named_and_no_value_is_shown() -> None:
+    environ = {"DRIFT_EXPORTER_AUTH__TOKN": "s3cret-value", "DRIFT_EXPORTER_PROT": "8000"}
+    with pytest.raises(ConfigError) as raised:
+        check_environment(environ)
+    message = str(raised.value)
+    assert "DRIFT_EXPORTER_AUTH__TOKN (did you mean DRIFT_EXPORTER_AUTH__TOKEN?)" in message
+    assert "DRIFT_EXPORTER_PROT (did you mean DRIFT_EXPORTER_PORT?)" in message
+    assert "s3cret" not in message and "8000" not in message
+    assert "\n" not in message
+
+
+def test_every_key_and_section_key_is_a_valid_variable_name() -> None:
+    names = []
+    for key, field in Settings.model_fields.items():
+        names.append(f"DRIFT_EXPORTER_{key.upper()}")
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            names.extend(
+                f"DRIFT_EXPORTER_{key.upper()}__{sub.upper()}" for sub in section.model_fields
+            )
+    assert "DRIFT_EXPORTER_WINDOW__MAX_RECORDS" in names
+    check_environment(dict.fromkeys(names, "1"))  # raises on any unknown name
+
+
+def test_valid_nested_lowercase_and_per_model_variables_still_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DRIFT_EXPORTER_WINDOW__MAX_RECORDS", "2000")
+    monkeypatch.setenv("drift_exporter_min_records", "20")
+    monkeypatch.setenv("DRIFT_EXPORTER_REFERENCE", '{"bins": 7}')
+    monkeypatch.setenv("DRIFT_EXPORTER_MODELS__credit__MIN_RECORDS", "5")
+    monkeypatch.setenv("DRIFT_EXPORTER_MODELS__credit__FEATURES__zip", "categorical")
+    monkeypatch.setenv("DRIFT_EXPORTER_AUTH__TOKEN", "s3cret")
+    settings = load_settings()
+    assert settings.window.max_records == 2000
+    assert settings.min_records == 20
+    assert settings.reference.bins == 7
+    assert settings.models["credit"].min_records == 5
+    assert settings.models["credit"].features == {"zip": "categorical"}
+    assert settings.auth.token is not None
+
+
+# logging
+
+
+def test_log_format_defaults_to_text_and_reads_json_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().log_format == "text"
+    assert Settings().log_level == "info"
+    monkeypatch.setenv("DRIFT_EXPORTER_LOG_FORMAT", "json")
+    assert load_settings().log_format == "json"
+
+
+def test_an_unknown_log_format_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="log_format"):
+        load_settings(_write(tmp_path, "log_format: xml\n"))

@@ -17,8 +17,8 @@ from exporter.errors import REJECT_REASONS
 from exporter.prometheus.collectors import PersistenceCollector
 from exporter.settings import Settings, load_settings
 from exporter.truth.concept import DETECTORS
-from exporter.window.persistence import StateDirectory
 from exporter.window.counters import INVALID_REASONS
+from exporter.window.persistence import StateDirectory
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

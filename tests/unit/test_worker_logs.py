@@ -1,0 +1,72 @@
+"""The evaluation worker's restart line: structured, with why and which child was replaced."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from exporter.evaluation.worker import EvaluationWorker, WorkerError
+from exporter.logs import fields
+
+
+def restarts(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if getattr(r, "event", None) == "evaluation_worker_restart"]
+
+
+def test_a_dead_child_is_logged_with_the_reason_and_its_pid(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="exporter.evaluation.worker")
+    worker = EvaluationWorker()
+    try:
+        first = worker.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert _dead(first)
+        assert worker.call(os.getpid) not in (first, os.getpid())
+    finally:
+        worker.close()
+    (line,) = restarts(caplog)
+    assert line.levelname == "WARNING"
+    assert line.getMessage() == "restarting the evaluation worker"
+    assert fields(line) == {
+        "event": "evaluation_worker_restart",
+        "reason": "it was not running",
+        "pid": first,
+    }
+
+
+def _dead(pid: int, timeout: float = 5.0) -> bool:
+    """Killed: a zombie (left for the worker to reap) or gone."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_hung_child_is_logged_with_the_reason(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="exporter.evaluation.worker")
+    worker = EvaluationWorker(timeout=0.5)
+    try:
+        first = worker.pid
+        with pytest.raises(WorkerError):
+            worker.call(time.sleep, 30)
+    finally:
+        worker.close()
+    (line,) = restarts(caplog)
+    assert fields(line) == {
+        "event": "evaluation_worker_restart",
+        "reason": "it hung: no answer to sleep in 0.5 s",
+        "pid": first,
+    }
