@@ -25,6 +25,7 @@ from exporter.errors import DomainError
 from exporter.evaluation.evaluator import EvaluationReport, evaluate
 from exporter.evaluation.scheduler import EvaluationScheduler
 from exporter.evaluation.worker import EvaluationWorker
+from exporter.ingest.formats.cloudevents import CloudEventJoiner
 from exporter.memory import release_freed_memory
 from exporter.priority import PriorityRequests, RequestPriority
 from exporter.prometheus.board import ReportBoard, evaluation_duration_histogram
@@ -63,7 +64,13 @@ def create_app(
         duration = evaluation_duration_histogram(evaluation_registry)
         board = ReportBoard(evaluation_registry)
         rejections = RejectionCounter()
-        registry.register(LiveCollector(store, rejections))
+        cloudevents = settings.cloudevents
+        joiner = CloudEventJoiner(
+            cloudevents.max_pending,
+            cloudevents.max_age_seconds,
+            max_pending_bytes=cloudevents.max_pending_bytes,
+        )
+        registry.register(LiveCollector(store, rejections, joiner))
         worker: EvaluationWorker | None = None
         state: StateDirectory | None = None
         writer: SnapshotWriter | None = None
@@ -80,6 +87,7 @@ def create_app(
         app.state.store = store
         app.state.board = board
         app.state.rejections = rejections
+        app.state.cloudevent_joiner = joiner
         app.state.evaluation_duration = duration
         # Everything built so far (modules, the app, restored state) lives as long as the
         # process: keep it out of the cyclic collector, whose full passes over those ~100,000

@@ -100,6 +100,16 @@ class LabelSettings(_Section):
     min_labels: int = Field(100, ge=1)
 
 
+class CloudEventSettings(_Section):
+    """The buffer that holds a KServe logger event until its other half (request or response)
+    arrives. Each held event counts the bytes of the HTTP body it came from; when either bound
+    is passed the oldest are evicted, and an event older than `max_age_seconds` expires."""
+
+    max_pending: int = Field(10_000, ge=1)
+    max_pending_bytes: int = Field(64 * 1024 * 1024, ge=1)
+    max_age_seconds: float = Field(60.0, gt=0, allow_inf_nan=False)
+
+
 class ConceptDriftSettings(_Section):
     """Parameters of the error-stream change detectors (exporter.truth.concept.DetectorSettings).
 
@@ -183,6 +193,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     labels: LabelSettings = LabelSettings()
     concept_drift: ConceptDriftSettings = ConceptDriftSettings()
+    cloudevents: CloudEventSettings = CloudEventSettings()
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     auth: AuthSettings = AuthSettings()
     tls: TlsSettings = TlsSettings()

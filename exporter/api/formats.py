@@ -24,10 +24,6 @@ from exporter.ingest.names import check_feature_name
 from exporter.settings import Settings
 from exporter.window.store import WindowStore
 
-#: Until settings carry them: unpaired logger events held, and how long one waits for its pair.
-CLOUDEVENT_MAX_PENDING = 10_000
-CLOUDEVENT_MAX_AGE_SECONDS = 60.0
-
 router = APIRouter(tags=["formats"])
 
 FeatureNamesQuery = Annotated[
@@ -67,11 +63,8 @@ _ENVELOPE_BODY = {
 
 
 def _cloudevent_joiner(request: Request) -> CloudEventJoiner:
-    """The app's joiner, created on first use (the lifespan is to own it)."""
-    joiner: CloudEventJoiner | None = getattr(request.app.state, "cloudevent_joiner", None)
-    if joiner is None:
-        joiner = CloudEventJoiner(CLOUDEVENT_MAX_PENDING, CLOUDEVENT_MAX_AGE_SECONDS)
-        request.app.state.cloudevent_joiner = joiner
+    """The app's joiner, built by the lifespan from `cloudevents.*`."""
+    joiner: CloudEventJoiner = request.app.state.cloudevent_joiner
     return joiner
 
 

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from exporter import __version__
 from exporter.api.deps import BoardDep, SchedulerDep
+from exporter.api.encoding import gzip_preferred
 from exporter.prometheus.collectors import CONTENT_TYPE
 from exporter.prometheus.compression import gzip_with_suffix
 from exporter.prometheus.text import render_text
@@ -52,7 +53,7 @@ async def metrics(request: Request, board: BoardDep) -> Response:
     stream made at evaluation time, so a scrape compresses only the live part."""
     live = render_text(request.app.state.registry.collect())
     rendered = board.rendered
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if gzip_preferred(request.headers.get("accept-encoding")):
         return Response(
             gzip_with_suffix(live, rendered),
             media_type=CONTENT_TYPE,

@@ -2,24 +2,57 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
+from collections.abc import Sequence
 from contextlib import suppress
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from exporter.api.deps import BoardDep, ModelName, SettingsDep, StoreDep, read_body
 from exporter.api.events import log_reference_uploaded
 from exporter.api.schemas import ERROR_RESPONSES, ReferenceRequest, json_body
 from exporter.errors import InvalidInput, LimitReached
-from exporter.ingest.decoding import CSV, JSON, decode_reference, media_type
+from exporter.ingest.decoding import CSV, JSON, ReferenceTable, decode_reference, media_type
 from exporter.ingest.names import check_feature_name
 from exporter.memory import release_freed_memory
 from exporter.settings import Settings
 from exporter.window.profile import ProfileError, ReferenceProfile, build_profile
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
+
+log = logging.getLogger(__name__)
+
+#: Words that, as a part of a column name (`y_pred`, `churn_score`, `predicted_proba`), suggest
+#: the column is the model's output.
+PREDICTION_WORDS = frozenset(
+    {
+        "score",
+        "scores",
+        "pred",
+        "preds",
+        "predicted",
+        "prediction",
+        "predictions",
+        "ypred",
+        "yhat",
+        "output",
+        "outputs",
+        "prob",
+        "probs",
+        "proba",
+        "probability",
+        "probabilities",
+        "label",
+        "labels",
+    }
+)
+#: Column names quoted in a warning or an error before the rest are only counted.
+_NAMES_SHOWN = 20
 
 
 @router.get("")
@@ -65,18 +98,33 @@ async def put_reference(
     store: StoreDep,
     board: BoardDep,
     settings: SettingsDep,
-    prediction_column: str | None = None,
-    label_column: str | None = None,
+    prediction_column: Annotated[
+        str | None,
+        Query(
+            description="The prediction's CSV column, or the feature of JSON records that is "
+            "the prediction; default: the config's prediction_column (CSV), the records' "
+            "`prediction` (JSON). 422 when there is no such column."
+        ),
+    ] = None,
+    label_column: Annotated[
+        str | None, Query(description="The label's CSV column; default: the config's.")
+    ] = None,
 ) -> dict[str, Any]:
-    """Upload the training data; replaces the profile atomically and restarts the window."""
+    """Upload the training data; replaces the profile atomically and restarts the window.
+
+    The body is the profile summary plus `prediction_drift` (whether the reference has a
+    prediction to compare), `prediction_column` (where it came from) and `warnings`.
+    `?prediction_column=` names the prediction's column (CSV) or feature (JSON records); 422
+    when there is no such column."""
     cap = settings.limits.max_models
     if model not in store and len(store) >= cap:
         raise LimitReached(f"limits.max_models ({cap}) reached; delete a model first", "path.model")
     media = media_type(request.headers.get("content-type"), (JSON, CSV))
     body = await read_body(request, settings.limits.max_body_bytes)
-    profile = await run_in_threadpool(
+    upload = await run_in_threadpool(
         _profile, model, body, media, settings, prediction_column, label_column
     )
+    profile = upload.profile
     del body
     # The parse of a large upload leaves tens of MiB of freed heap behind: give it back.
     await run_in_threadpool(release_freed_memory)
@@ -93,7 +141,19 @@ async def put_reference(
     if state is not None:  # a reference is never lost: snapshot it before answering
         await run_in_threadpool(state.save, store.get(model), time.time())
     response.status_code = 201 if created else 200
-    return profile.summary()
+    if upload.warnings:
+        log.warning(
+            "model %s: %s",
+            model,
+            upload.warnings[0],
+            extra={"model": model, "columns": list(upload.columns)},
+        )
+    return {
+        **profile.summary(),
+        "prediction_drift": profile.prediction is not None,
+        "prediction_column": upload.prediction_column,
+        "warnings": upload.warnings,
+    }
 
 
 @router.get("/{model}/reference", responses=ERROR_RESPONSES)
@@ -116,6 +176,16 @@ async def delete_model(
     return Response(status_code=204)
 
 
+@dataclass(frozen=True)
+class _Upload:
+    """A profiled reference and what the upload found out about its prediction."""
+
+    profile: ReferenceProfile
+    columns: tuple[str, ...]
+    prediction_column: str | None
+    warnings: list[str]
+
+
 def _profile(
     model: str,
     body: bytes,
@@ -123,19 +193,34 @@ def _profile(
     settings: Settings,
     prediction_column: str | None,
     label_column: str | None,
-) -> ReferenceProfile:
+) -> _Upload:
     declared = settings.model_for(model)
+    labels = label_column or declared.label_column or settings.label_column
+    if media == CSV:  # the config's prediction_column names a CSV column
+        expected = prediction_column or declared.prediction_column or settings.prediction_column
+    else:  # JSON records carry theirs under `prediction`, or the query names a feature
+        expected = prediction_column or "prediction"
+    if prediction_column and prediction_column == labels:
+        raise InvalidInput(
+            f"{prediction_column!r} is the label column (label_column); the prediction must "
+            "be another column",
+            "query.prediction_column",
+        )
     table = decode_reference(
         body,
         media,
         settings.limits.max_records_per_request,
-        prediction_column=prediction_column
-        or declared.prediction_column
-        or settings.prediction_column,
-        label_column=label_column or declared.label_column or settings.label_column,
+        prediction_column=expected,
+        label_column=labels,
         declared=declared.features,
         max_features=settings.limits.max_features_per_model,
     )
+    if prediction_column and table.prediction_column != prediction_column:
+        raise InvalidInput(
+            f"no column {prediction_column!r} in the reference; its columns are "
+            f"{_quoted(_available(table))}",
+            "query.prediction_column",
+        )
     if table.rows == 0:
         raise InvalidInput("the reference has no records", "records")
     if not table.columns:
@@ -151,7 +236,7 @@ def _profile(
     for name in table.columns:
         check_feature_name(name, where)
     try:
-        return build_profile(
+        profile = build_profile(
             model,
             table.columns,
             table.predictions,
@@ -163,3 +248,50 @@ def _profile(
         )
     except ProfileError as error:
         raise InvalidInput(str(error), "records") from None
+    warnings = []
+    if table.prediction_column is None:
+        warnings.append(_no_prediction_warning(media, expected, list(table.columns)))
+    elif profile.prediction is None:
+        warnings.append(
+            f"every value of the prediction column {table.prediction_column!r} is missing, "
+            "so prediction drift is off."
+        )
+    return _Upload(profile, tuple(_available(table)), table.prediction_column, warnings)
+
+
+def prediction_candidates(names: Sequence[str]) -> list[str]:
+    """The names with a word that suggests a model output (PREDICTION_WORDS), in order."""
+    return [
+        name
+        for name in names
+        if not PREDICTION_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", name.lower()))
+    ]
+
+
+def _no_prediction_warning(media: str, expected: str, columns: list[str]) -> str:
+    if media == CSV:
+        missing = f"no column {expected!r} in the reference, so prediction drift is off."
+    else:
+        missing = "the records carry no 'prediction', so prediction drift is off."
+    candidates = prediction_candidates(columns)
+    hint = (
+        f" Columns that look like a prediction: {_quoted(candidates)}; if one of them is the "
+        "model's output, upload again with ?prediction_column=<name>."
+        if candidates
+        else " If a column is the model's output, upload again with ?prediction_column=<name>."
+    )
+    return f"{missing}{hint} Columns: {_quoted(columns)}."
+
+
+def _available(table: ReferenceTable) -> list[str]:
+    """The columns a prediction_column could name: the features, and the prediction's own."""
+    names = list(table.columns)
+    if table.prediction_column is not None:
+        names.append(table.prediction_column)
+    return names
+
+
+def _quoted(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(name) for name in names[:_NAMES_SHOWN])
+    more = len(names) - _NAMES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown or "none"

@@ -408,26 +408,26 @@ def _pvalue_result(
 
 
 def _decide(columns: list[ColumnReport], drift: DriftSettings) -> list[ColumnReport]:
-    """Correct the test p-values across `columns`, then set each column's drift decision."""
+    """Correct the test p-values across `columns`, then set each column's drift decision.
+
+    The family is every finite p-value of every column, so a column with two tests adds two;
+    each test gets its own adjusted value, keyed by (column, statistic) position."""
     tests = [
-        (i, s)
+        ((i, j), s)
         for i, column in enumerate(columns)
-        for s in column.statistics
+        for j, s in enumerate(column.statistics)
         if s.pvalue is not None and math.isfinite(s.pvalue)
     ]
     pvalues = [s.pvalue for _, s in tests if s.pvalue is not None]
     adjusted = adjust_pvalues(pvalues, drift.correction)
-    corrected: dict[int, StatisticResult] = {}
-    for (i, test), value in zip(tests, adjusted, strict=True):
-        corrected[i] = replace(
+    corrected: dict[tuple[int, int], StatisticResult] = {}
+    for (key, test), value in zip(tests, adjusted, strict=True):
+        corrected[key] = replace(
             test, adjusted_pvalue=float(value), drifted=bool(value < drift.alpha)
         )
     decided = []
     for i, column in enumerate(columns):
-        statistics = tuple(
-            corrected[i] if s.pvalue is not None and i in corrected else s
-            for s in column.statistics
-        )
+        statistics = tuple(corrected.get((i, j), s) for j, s in enumerate(column.statistics))
         deciding = _deciding_statistic(column.kind, drift.method)
         # An undefined p-value (one value against one) decides nothing.
         decision = next(

@@ -86,12 +86,16 @@ class LabelBatch:
 
 @dataclass(frozen=True)
 class ReferenceTable:
-    """Training data by column; absent cells are ABSENT, nulls None."""
+    """Training data by column; absent cells are ABSENT, nulls None.
+
+    `prediction_column` names where `predictions` came from (the CSV column, the records'
+    `prediction` key, or the feature it names); None when the reference has none."""
 
     columns: dict[str, list[Any]]
     predictions: list[Any] | None
     labels: list[Any] | None
     rows: int
+    prediction_column: str | None = None
 
 
 def media_type(content_type: str | None, accepted: Sequence[str]) -> str:
@@ -163,6 +167,12 @@ def decode_reference(
 ) -> ReferenceTable:
     """A JSON records body or a CSV table with a header row as a ReferenceTable.
 
+    `prediction_column` is the CSV column holding the prediction. JSON records carry theirs
+    under `prediction`; any other name takes the feature of that name as the prediction instead
+    (422 at `query.prediction_column` when records carry a `prediction` as well), and so does
+    `prediction` itself when no record has the key. A named column that is not there leaves
+    the table without predictions: whether that is an error is the caller's to say.
+
     More than `max_features` feature names is refused before any column is built: building
     them costs names x rows, which a wide hostile body would otherwise make huge.
     """
@@ -177,13 +187,14 @@ def decode_reference(
     predictions: list[Any] = []
     labels: list[Any] = []
     has_prediction = has_label = False
+    named = None if prediction_column == "prediction" else prediction_column
     rows = 0
     for first, piece in reader.pieces():
         features, keys = _check_records(piece, REFERENCE_KEYS, _shifted(reader.locate, first))
         names = dict.fromkeys(columns)
         for row in features:
             names.update(dict.fromkeys(row))
-        _check_feature_count(len(names), max_features, "records")
+        _check_feature_count(len(names) - (named in names), max_features, "records")
         for name in names:
             if name not in columns:  # first seen in this piece: absent from the rows before
                 columns[name] = [ABSENT] * rows
@@ -194,11 +205,28 @@ def decode_reference(
         has_prediction = has_prediction or "prediction" in keys
         has_label = has_label or "label" in keys
         rows += len(piece)
+    if prediction_column in columns and (named is not None or not has_prediction):
+        if has_prediction:
+            raise InvalidInput(
+                f"prediction_column names the feature {named!r}, but the records also carry "
+                "'prediction': leave out one of them",
+                "query.prediction_column",
+            )
+        feature = columns.pop(prediction_column)
+        predictions = [None if value is ABSENT else value for value in feature]
+        return ReferenceTable(
+            columns,
+            predictions,
+            labels if has_label else None,
+            rows,
+            prediction_column=prediction_column,
+        )
     return ReferenceTable(
         columns=columns,
         predictions=predictions if has_prediction else None,
         labels=labels if has_label else None,
         rows=rows,
+        prediction_column="prediction" if has_prediction else None,
     )
 
 
@@ -542,7 +570,13 @@ def _csv_table(
     }
     predictions = typed.pop(prediction_column, None)
     labels = typed.pop(label_column, None)
-    return ReferenceTable(columns=typed, predictions=predictions, labels=labels, rows=rows)
+    return ReferenceTable(
+        columns=typed,
+        predictions=predictions,
+        labels=labels,
+        rows=rows,
+        prediction_column=None if predictions is None else prediction_column,
+    )
 
 
 def _typed_cells(cells: list[str], declared: FeatureKind | None) -> list[Any]:

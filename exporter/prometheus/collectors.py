@@ -33,6 +33,7 @@ from exporter.truth.groundtruth import LATENCY_BUCKETS_SECONDS, PERFORMANCE_METR
 from exporter.window.counters import INVALID_REASONS
 
 if TYPE_CHECKING:
+    from exporter.ingest.formats.cloudevents import CloudEventJoiner
     from exporter.window.model import ModelWindow
     from exporter.window.persistence import StateDirectory
 from exporter.window.store import WindowStore
@@ -268,11 +269,18 @@ def _columns(
 
 
 class LiveCollector(Collector):
-    """Counters read from the store at scrape time, plus the build info."""
+    """Counters read from the store (and the CloudEvents joiner) at scrape time, plus the build
+    info."""
 
-    def __init__(self, store: WindowStore, rejections: RejectionCounter) -> None:
+    def __init__(
+        self,
+        store: WindowStore,
+        rejections: RejectionCounter,
+        joiner: CloudEventJoiner | None = None,
+    ) -> None:
         self._store = store
         self._rejections = rejections
+        self._joiner = joiner
 
     def collect(self) -> Iterator[Metric]:
         info = GaugeMetricFamily(
@@ -311,6 +319,45 @@ class LiveCollector(Collector):
         for reason, count in self._rejections.items():
             rejected.add_metric([reason], count)
         yield rejected
+        if self._joiner is not None:
+            yield from _cloudevent_families(self._joiner)
+
+
+def _cloudevent_families(joiner: CloudEventJoiner) -> Iterator[Metric]:
+    """The KServe logger pairing buffer: what it holds now and what became of the halves."""
+    stats = joiner.stats()
+    yield GaugeMetricFamily(
+        "drift_cloudevents_pending_events",
+        "Logger events (request or response halves) waiting for their other half.",
+        value=stats.pending,
+    )
+    yield GaugeMetricFamily(
+        "drift_cloudevents_pending_bytes",
+        "Body bytes of the logger events waiting for their other half "
+        "(bounded by cloudevents.max_pending_bytes).",
+        value=stats.pending_bytes,
+    )
+    yield CounterMetricFamily(
+        "drift_cloudevents_paired_total",
+        "Inferences whose request and response events were paired into records.",
+        value=stats.paired,
+    )
+    yield CounterMetricFamily(
+        "drift_cloudevents_expired_total",
+        "Logger events dropped after waiting cloudevents.max_age_seconds for their other half.",
+        value=stats.expired,
+    )
+    yield CounterMetricFamily(
+        "drift_cloudevents_evicted_total",
+        "Logger events dropped, oldest first, to keep the buffer within "
+        "cloudevents.max_pending and cloudevents.max_pending_bytes.",
+        value=stats.evicted,
+    )
+    yield CounterMetricFamily(
+        "drift_cloudevents_replaced_total",
+        "Logger events dropped because a newer event of the same half and id arrived.",
+        value=stats.replaced,
+    )
 
 
 def _label_families(windows: list[tuple[str, ModelWindow]]) -> Iterator[Metric]:

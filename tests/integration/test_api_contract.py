@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,7 +37,10 @@ def test_reference_upload_creates_the_model_and_infers_types(client: TestClient)
     assert summary["prediction"]["type"] == "numeric"
     x = next(f for f in summary["features"] if f["name"] == "x")
     assert len(x["bin_edges"]) == 9 and sum(x["bin_counts"]) == 2_000
-    assert client.get(f"/v1/models/{MODEL}/reference").json() == summary
+    # The upload's body is the profile summary plus what this upload found.
+    upload_only = {"prediction_drift", "prediction_column", "warnings"}
+    stored = {key: value for key, value in summary.items() if key not in upload_only}
+    assert client.get(f"/v1/models/{MODEL}/reference").json() == stored
 
 
 def test_second_reference_upload_replaces_with_200(client: TestClient) -> None:
@@ -63,6 +67,125 @@ def test_csv_reference_with_prediction_column_from_query(client: TestClient) -> 
     assert [f["name"] for f in summary["features"]] == ["age", "country"]
     assert summary["features"][0]["missing"] == 1
     assert summary["prediction"]["type"] == "numeric"
+
+
+CSV_WITHOUT_PREDICTION = "age,country,score\n30,DE,0.1\n41,FR,0.7\n,DE,0.4\n55,ES,0.9\n"
+
+
+def put_csv(client: TestClient, body: str, query: str = "", model: str = MODEL):
+    return client.put(
+        f"/v1/models/{model}/reference{query}",
+        content=body,
+        headers={"content-type": "text/csv"},
+    )
+
+
+def test_a_reference_without_a_prediction_column_says_prediction_drift_is_off(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="exporter.api.models"):
+        response = put_csv(client, CSV_WITHOUT_PREDICTION)
+    assert response.status_code == 201, response.text
+    summary = response.json()
+    assert summary["prediction"] is None
+    assert (summary["prediction_drift"], summary["prediction_column"]) == (False, None)
+    assert [f["name"] for f in summary["features"]] == ["age", "country", "score"]
+    [warning] = summary["warnings"]
+    assert "no column 'prediction'" in warning and "prediction drift is off" in warning
+    assert "look like a prediction: 'score'" in warning  # the candidate, alone
+    assert "?prediction_column=<name>" in warning
+    assert "'age', 'country', 'score'" in warning  # every column
+    [record] = [r for r in caplog.records if r.name == "exporter.api.models"]
+    assert record.levelno == logging.WARNING
+    assert (record.model, record.columns) == (MODEL, ["age", "country", "score"])  # type: ignore[attr-defined]
+
+
+def test_json_records_without_predictions_get_the_warning_too(client: TestClient) -> None:
+    records = [
+        {"features": {"x": 0.5, "y_pred": 1, "colour": "red"}},
+        {"features": {"x": 0.1, "y_pred": 0, "colour": "blue"}},
+    ]
+    response = client.put(f"/v1/models/{MODEL}/reference", json={"records": records})
+    assert response.status_code == 201, response.text
+    summary = response.json()
+    assert (summary["prediction_drift"], summary["prediction_column"]) == (False, None)
+    [warning] = summary["warnings"]
+    assert "carry no 'prediction'" in warning and "'y_pred'" in warning
+    assert "'x', 'y_pred', 'colour'" in warning
+
+
+def test_prediction_column_from_the_query_turns_prediction_drift_on(client: TestClient) -> None:
+    response = put_csv(client, CSV_WITHOUT_PREDICTION, "?prediction_column=score")
+    assert response.status_code == 201, response.text
+    summary = response.json()
+    assert (summary["prediction_drift"], summary["prediction_column"]) == (True, "score")
+    assert summary["warnings"] == []
+    assert [f["name"] for f in summary["features"]] == ["age", "country"]
+    assert summary["prediction"]["type"] == "numeric"
+
+
+def test_prediction_column_from_the_query_picks_a_json_feature(client: TestClient) -> None:
+    records = [
+        {"features": {"x": float(i), "score": i / 10, "colour": "red"}, "label": i % 2}
+        for i in range(10)
+    ]
+    response = client.put(
+        f"/v1/models/{MODEL}/reference?prediction_column=score", json={"records": records}
+    )
+    assert response.status_code == 201, response.text
+    summary = response.json()
+    assert (summary["prediction_drift"], summary["prediction_column"]) == (True, "score")
+    assert [f["name"] for f in summary["features"]] == ["x", "colour"]
+    assert summary["prediction"]["max"] == 0.9 and summary["labels"] == 10
+    assert client.get("/v1/models").json()["models"][0]["reference"]["has_prediction"] is True
+
+
+def test_json_records_report_their_prediction_key(client: TestClient) -> None:
+    summary = upload(client, count=200)
+    assert (summary["prediction_drift"], summary["prediction_column"]) == (True, "prediction")
+    assert summary["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "media", "query", "detail"),
+    [
+        (CSV_WITHOUT_PREDICTION, "text/csv", "ghost", "'age', 'country', 'score'"),
+        ("age,label\n30,0\n41,1\n", "text/csv", "label", "is the label column"),
+        (
+            json.dumps({"records": [{"features": {"x": 1, "score": 0.3}}]}),
+            "application/json",
+            "ghost",
+            "'x', 'score'",
+        ),
+        (
+            json.dumps({"records": [{"features": {"x": 1, "score": 0.3}, "prediction": 1}]}),
+            "application/json",
+            "score",
+            "also carry 'prediction'",
+        ),
+    ],
+)
+def test_an_unknown_prediction_column_is_422_and_changes_nothing(
+    client: TestClient, body: str, media: str, query: str, detail: str
+) -> None:
+    upload(client, count=200)
+    before = (
+        client.get(f"/v1/models/{MODEL}/reference").json(),
+        client.get("/v1/models").json(),
+    )
+    response = client.put(
+        f"/v1/models/{MODEL}/reference?prediction_column={query}",
+        content=body,
+        headers={"content-type": media},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["location"] == "query.prediction_column"
+    assert detail in response.json()["detail"]
+    after = (
+        client.get(f"/v1/models/{MODEL}/reference").json(),
+        client.get("/v1/models").json(),
+    )
+    assert after == before
 
 
 def test_predictions_are_accepted_and_counted(client: TestClient) -> None:

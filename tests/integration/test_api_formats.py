@@ -15,6 +15,7 @@ from cloudevents.core.bindings.http import to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import create_app
 from exporter.settings import Settings
@@ -335,3 +336,64 @@ def test_openapi_documents_the_format_routes(client: TestClient) -> None:
         "/v1/cloudevents",
     ):
         assert "post" in paths[path]
+
+
+def cloudevent_metrics(client: TestClient) -> dict[str, tuple[str, float]]:
+    """The joiner's families on /metrics: name -> (type, value)."""
+    families = text_string_to_metric_families(client.get("/metrics").text)
+    # One sample each (no labels, no _created); a counter's family name drops `_total`.
+    return {
+        family.name: (family.type, family.samples[0].value)
+        for family in families
+        if family.name.startswith("drift_cloudevents_")
+    }
+
+
+def test_the_pairing_buffer_is_exported_and_bounded_in_bytes_from_settings() -> None:
+    data, scores = rows(2)
+    requests = [logger_event("request", {"instances": data}, id=f"e{i}") for i in range(3)]
+    size = len(requests[0].body)
+    assert {len(message.body) for message in requests} == {size}
+    settings = Settings(min_records=10, cloudevents={"max_pending_bytes": 2 * size})
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        client.put(f"/v1/models/{MODEL}/reference", json={"records": seeded_records(1, 400)})
+        assert cloudevent_metrics(client) == {
+            "drift_cloudevents_pending_events": ("gauge", 0.0),
+            "drift_cloudevents_pending_bytes": ("gauge", 0.0),
+            "drift_cloudevents_paired": ("counter", 0.0),
+            "drift_cloudevents_expired": ("counter", 0.0),
+            "drift_cloudevents_evicted": ("counter", 0.0),
+            "drift_cloudevents_replaced": ("counter", 0.0),
+        }
+        for message in requests:
+            assert post_event(client, message, "?feature_names=x,y,colour,flag").json() == {
+                "accepted": 0
+            }
+        held = cloudevent_metrics(client)
+        assert held["drift_cloudevents_pending_events"] == ("gauge", 2.0)
+        assert held["drift_cloudevents_pending_bytes"] == ("gauge", 2.0 * size)
+        assert held["drift_cloudevents_evicted"] == ("counter", 1.0)
+        # The oldest (e0) was evicted: e2 and e1 pair, e0's response waits alone.
+        for event_id, accepted in (("e2", 2), ("e1", 2), ("e0", 0)):
+            response = post_event(
+                client, logger_event("response", {"predictions": scores}, id=event_id)
+            )
+            assert response.json() == {"accepted": accepted}
+        after = cloudevent_metrics(client)
+        assert after["drift_cloudevents_paired"] == ("counter", 2.0)
+        assert after["drift_cloudevents_pending_events"] == ("gauge", 1.0)
+        assert after["drift_cloudevents_evicted"] == ("counter", 1.0)
+        assert window_records(client) == 4
+
+
+def test_the_pairing_buffer_count_bound_comes_from_settings() -> None:
+    data, _ = rows(2)
+    settings = Settings(min_records=10, cloudevents={"max_pending": 1})
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        client.put(f"/v1/models/{MODEL}/reference", json={"records": seeded_records(1, 400)})
+        for event_id in ("a", "b"):
+            message = logger_event("request", {"instances": data}, id=event_id)
+            post_event(client, message, "?feature_names=x,y,colour,flag")
+        held = cloudevent_metrics(client)
+        assert held["drift_cloudevents_pending_events"] == ("gauge", 1.0)
+        assert held["drift_cloudevents_evicted"] == ("counter", 1.0)

@@ -93,3 +93,32 @@ def test_gzip_scrapes_inflate_to_the_same_exposition(client: TestClient) -> None
 
 def _without_created(text: str) -> str:
     return "".join(line + "\n" for line in text.splitlines() if "_created" not in line)
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip", True),
+        ("GZIP", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.0", False),
+        ("*;q=0.5", True),
+        ("identity, gzip;q=0", False),
+        ("br, gzip;q=0.5", True),
+        ("", False),
+    ],
+)
+def test_metrics_are_gzipped_only_when_gzip_is_acceptable(
+    client: TestClient, accept_encoding: str, gzipped: bool
+) -> None:
+    import gzip
+
+    plain_text = _without_created(
+        client.get("/metrics", headers={"accept-encoding": "identity"}).text
+    )
+    with client.stream("GET", "/metrics", headers={"accept-encoding": accept_encoding}) as response:
+        raw = b"".join(response.iter_raw())
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert ("content-encoding" in response.headers) is gzipped
+    body = gzip.decompress(raw) if gzipped else raw
+    assert _without_created(body.decode()) == plain_text

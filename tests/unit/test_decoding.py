@@ -356,6 +356,64 @@ def test_reference_json_over_max_records_is_413() -> None:
     assert (status_for(error), error.reason) == (413, "too_large")
 
 
+def test_reference_json_names_where_its_prediction_came_from() -> None:
+    assert _reference_json(_records({"features": {}, "prediction": 1})).prediction_column == (
+        "prediction"
+    )
+    assert _reference_json(_records({"features": {"a": 1}})).prediction_column is None
+
+
+def test_reference_json_takes_a_named_feature_as_the_prediction() -> None:
+    body = _records(
+        {"features": {"a": 1, "score": 0.2}, "label": 0},
+        {"features": {"a": 2}},
+        {"features": {"a": 3, "score": None}, "label": 1},
+    )
+    table = decode_reference(
+        body, JSON, 1_000, prediction_column="score", label_column="label", declared={}
+    )
+    assert table.columns == {"a": [1, 2, 3]}
+    assert table.predictions == [0.2, None, None]  # an absent cell is a missing prediction
+    assert (table.prediction_column, table.labels) == ("score", [0, None, 1])
+
+
+def test_reference_json_feature_named_prediction_is_the_prediction_when_no_record_has_one() -> None:
+    table = _reference_json(_records({"features": {"a": 1, "prediction": 0.4}}))
+    assert (table.columns, table.predictions) == ({"a": [1]}, [0.4])
+    assert table.prediction_column == "prediction"
+    # With the key present the feature stays a feature, as before.
+    table = _reference_json(_records({"features": {"prediction": 0.4}, "prediction": 1}))
+    assert (table.columns, table.predictions) == ({"prediction": [0.4]}, [1])
+
+
+def test_reference_json_with_a_named_feature_and_prediction_keys_is_422() -> None:
+    body = _records({"features": {"score": 0.2}, "prediction": 1})
+    error = _rejected(
+        decode_reference,
+        body,
+        JSON,
+        1_000,
+        prediction_column="score",
+        label_column="label",
+        declared={},
+    )
+    assert (status_for(error), error.location) == (422, "query.prediction_column")
+
+
+def test_reference_json_named_prediction_does_not_count_toward_max_features() -> None:
+    body = _records({"features": {"a": 1, "score": 0.2}})
+    table = decode_reference(
+        body,
+        JSON,
+        1_000,
+        prediction_column="score",
+        label_column="label",
+        declared={},
+        max_features=1,
+    )
+    assert list(table.columns) == ["a"]
+
+
 # decode_reference: CSV
 
 
@@ -365,12 +423,14 @@ def test_csv_reference_types_columns_and_splits_out_prediction_and_label() -> No
     assert table.columns == {"age": [31.0, 47.5], "colour": ["red", "blue"]}
     assert table.predictions == [0.25, 0.75]
     assert table.labels == [1.0, 0.0]
+    assert table.prediction_column == "prediction"
 
 
 def test_csv_without_prediction_or_label_columns_has_none_of_either() -> None:
     table = _csv("a\n1\n")
     assert table.predictions is None
     assert table.labels is None
+    assert table.prediction_column is None
 
 
 def test_csv_empty_cells_are_none_in_numeric_and_string_columns() -> None:

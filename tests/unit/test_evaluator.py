@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pytest
@@ -13,7 +13,10 @@ from scipy import stats as scipy_stats
 from exporter.evaluation.evaluator import (
     CATEGORICAL_STATISTICS,
     NUMERIC_STATISTICS,
+    ColumnReport,
     EvaluationReport,
+    StatisticResult,
+    _decide,
     evaluate,
     failed_report,
 )
@@ -542,3 +545,53 @@ def test_failed_report_without_a_previous_success_has_no_last_success() -> None:
     failed = failed_report(None, "m", NOW, "boom", 500, DriftSettings())
     assert failed.last_success_at is None
     assert failed.window_records == 0
+
+
+# two p-value statistics in one column: each gets its own adjusted value
+
+
+def _tested_column(name: str, kind: str, tests: dict[str, float]) -> ColumnReport:
+    statistics = [StatisticResult("psi", 0.01, 0.2, False)]
+    statistics += [StatisticResult(s, 1.0, 0.05, p < 0.05, p, p) for s, p in tests.items()]
+    return ColumnReport(name, kind, 1_000, tuple(statistics), None, None)
+
+
+_TWO_TESTS = {
+    "a": ("numeric", {"ks": 0.004, "cramer_von_mises": 0.03}),
+    "b": ("categorical", {"chi2": 0.012}),
+    "c": ("numeric", {"ks": 0.2, "cramer_von_mises": 0.011}),
+}
+
+
+@pytest.mark.parametrize("correction", ["none", "bonferroni", "benjamini_hochberg"])
+def test_each_pvalue_statistic_of_a_column_gets_its_own_adjusted_value(
+    correction: Literal["none", "bonferroni", "benjamini_hochberg"],
+) -> None:
+    columns = [_tested_column(name, kind, tests) for name, (kind, tests) in _TWO_TESTS.items()]
+    keys = [(name, s) for name, (_, tests) in _TWO_TESTS.items() for s in tests]
+    raw = np.array([_TWO_TESTS[name][1][s] for name, s in keys])
+    # The family is all five p-values. References: the closed forms, and for BH
+    # scipy.stats.false_discovery_control(p, method="bh"); rtol=1e-12.
+    if correction == "none":
+        expected = raw
+    elif correction == "bonferroni":
+        expected = np.minimum(raw * len(raw), 1.0)
+    else:
+        expected = scipy_stats.false_discovery_control(raw, method="bh")
+    decided = {
+        column.name: column
+        for column in _decide(columns, DriftSettings(method="pvalue", correction=correction))
+    }
+    for (name, statistic), value in zip(keys, expected, strict=True):
+        result = decided[name].statistic(statistic)
+        assert result is not None
+        assert result.name == statistic
+        assert result.pvalue == _TWO_TESTS[name][1][statistic]
+        np.testing.assert_allclose(result.adjusted_pvalue, value, rtol=1e-12)
+        assert result.drifted is bool(value < 0.05)
+    for column in decided.values():
+        assert [s.name for s in column.statistics] == ["psi", *_TWO_TESTS[column.name][1]]
+        assert column.statistic("psi") == StatisticResult("psi", 0.01, 0.2, False)
+    # The deciding test (ks, chi2) decides, on its own adjusted value.
+    assert decided["a"].drifted is decided["a"].statistic("ks").drifted
+    assert decided["c"].drifted is False

@@ -146,7 +146,7 @@ def test_request_then_response_pair_into_records() -> None:
             "timestamp": stamp,
         },
     ]
-    assert joiner.stats() == (0, 1, 0, 0, 0)
+    assert joiner.stats() == (0, 1, 0, 0, 0, 0)
 
 
 def test_response_first_pairs_as_well() -> None:
@@ -292,3 +292,82 @@ def test_a_body_that_is_no_cloudevent_is_rejected() -> None:
     assert status_for(caught) == 400
     caught = rejection(HTTPMessage({"content-type": "application/json"}, b'{"instances": []}'))
     assert status_for(caught) == 422 and caught.location.startswith("body.")
+
+
+# bounded in bytes: each held half counts the size of the body it came from
+
+
+def test_an_event_carries_the_size_of_its_body() -> None:
+    message = binary("request", V1_REQUEST)
+    assert parse_event(message.headers, message.body).size == len(message.body)
+
+
+def test_a_buffer_over_its_bytes_evicts_the_oldest_halves_first() -> None:
+    events = [parsed("request", V1_REQUEST, event_id=f"r{i}") for i in range(3)]
+    size = events[0].size
+    assert {event.size for event in events} == {size}
+    joiner = CloudEventJoiner(max_pending=10, max_age_seconds=60, max_pending_bytes=2 * size)
+    for event in events[:2]:
+        joiner.add(event, feature_names=IRIS)
+    stats = joiner.stats()
+    assert (stats.pending, stats.pending_bytes, stats.evicted) == (2, 2 * size, 0)
+    joiner.add(events[2], feature_names=IRIS)
+    stats = joiner.stats()
+    assert (stats.pending, stats.pending_bytes, stats.evicted) == (2, 2 * size, 1)
+    # r0 went, r1 and r2 still wait.
+    assert joiner.add(parsed("response", V1_RESPONSE, event_id="r2")) is not None
+    assert joiner.add(parsed("response", V1_RESPONSE, event_id="r1")) is not None
+    stats = joiner.stats()
+    assert (stats.pending, stats.pending_bytes, stats.paired, stats.evicted) == (0, 0, 2, 1)
+    assert joiner.add(parsed("response", V1_RESPONSE, event_id="r0")) is None
+
+
+def test_one_large_half_evicts_as_many_old_ones_as_it_needs() -> None:
+    one_row = {"instances": [[1, 2, 3, 4]]}
+    small = [parsed("request", one_row, event_id=f"s{i}") for i in range(3)]
+    size = small[0].size
+    large = parsed("request", one_row | {"pad": "x" * (size // 2)}, event_id="large")
+    assert size < large.size <= 2 * size
+    joiner = CloudEventJoiner(max_pending=10, max_age_seconds=60, max_pending_bytes=3 * size)
+    for event in small:
+        joiner.add(event, feature_names=IRIS)
+    assert (joiner.stats().pending, joiner.stats().evicted) == (3, 0)
+    joiner.add(large, feature_names=IRIS)
+    # 2 s + L > 3 s, s + L <= 3 s: s0 and s1 go, s2 and the large half stay.
+    stats = joiner.stats()
+    assert (stats.pending, stats.pending_bytes, stats.evicted) == (2, size + large.size, 2)
+    assert joiner.add(parsed("response", {"predictions": [0]}, event_id="s2")) is not None
+    assert joiner.add(parsed("response", {"predictions": [0]}, event_id="large")) is not None
+    assert joiner.stats().pending_bytes == 0
+
+
+def test_a_half_larger_than_the_whole_bound_is_not_held_and_evicts_nothing() -> None:
+    small = parsed("request", {"instances": [[1, 2, 3, 4]]}, event_id="small")
+    large = parsed("request", V1_REQUEST | {"pad": "x" * 4_000}, event_id="large")
+    joiner = CloudEventJoiner(max_pending=10, max_age_seconds=60, max_pending_bytes=2_000)
+    assert small.size < 2_000 < large.size
+    joiner.add(small, feature_names=IRIS)
+    assert joiner.add(large, feature_names=IRIS) is None
+    stats = joiner.stats()
+    assert (stats.pending, stats.pending_bytes, stats.evicted) == (1, small.size, 1)
+
+
+def test_pending_bytes_fall_as_halves_pair_are_replaced_and_expire() -> None:
+    clock = FakeClock()
+    joiner = CloudEventJoiner(max_pending=10, max_age_seconds=30, clock=clock)
+    first = parsed("request", V1_REQUEST, event_id="a")
+    joiner.add(first, feature_names=IRIS)
+    again = parsed("request", {"instances": [[1, 2, 3, 4]]}, event_id="a")
+    joiner.add(again, feature_names=IRIS)
+    assert (joiner.stats().replaced, joiner.stats().pending_bytes) == (1, again.size)
+    joiner.add(parsed("response", {"predictions": [0]}, event_id="a"))
+    assert joiner.stats().pending_bytes == 0
+    joiner.add(first, feature_names=IRIS)
+    clock.now += 31
+    stats = joiner.stats()
+    assert (stats.pending, stats.pending_bytes, stats.expired) == (0, 0, 1)
+
+
+def test_the_joiner_refuses_a_bytes_bound_below_one() -> None:
+    with pytest.raises(ValueError, match="max_pending_bytes"):
+        CloudEventJoiner(max_pending=10, max_age_seconds=60, max_pending_bytes=0)

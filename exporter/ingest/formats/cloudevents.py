@@ -11,7 +11,8 @@ where it came from. The body is the V1 protocol (`{"instances": [...]}` /
 
 The events are parsed with the CloudEvents SDK (`cloudevents.core.bindings.http.from_http`, which
 also accepts structured mode); the two halves of an inference arrive as separate HTTP requests,
-in either order, so `CloudEventJoiner` holds the first until its partner comes.
+in either order, so `CloudEventJoiner` holds the first until its partner comes, within the
+`cloudevents.*` bounds (count, bytes, age).
 """
 
 from __future__ import annotations
@@ -46,9 +47,14 @@ SERVICE_EXTENSION = "inferenceservicename"
 
 EventKind = Literal["request", "response"]
 
+#: `cloudevents.max_pending_bytes`'s default: bytes of held events' bodies.
+DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
+
 
 class InferenceEvent(NamedTuple):
-    """One parsed logger event: which inference, which half, from where, and its payload."""
+    """One parsed logger event: which inference, which half, from where, and its payload.
+
+    `size` is the length of the HTTP body it came from: what the joiner counts it as."""
 
     id: str
     kind: EventKind
@@ -56,6 +62,7 @@ class InferenceEvent(NamedTuple):
     component: str
     time: float | None
     data: dict[str, Any]
+    size: int
 
 
 def parse_event(headers: Mapping[str, str], body: bytes) -> InferenceEvent:
@@ -88,10 +95,10 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> InferenceEvent:
         raise MalformedInput(
             "not a CloudEvent: a structured event must be a JSON object", "body"
         ) from None
-    return _inference_event(event)
+    return _inference_event(event, len(body))
 
 
-def _inference_event(event: BaseCloudEvent) -> InferenceEvent:
+def _inference_event(event: BaseCloudEvent, size: int) -> InferenceEvent:
     event_type = event.get_type()
     event_kind: EventKind
     if event_type.endswith(REQUEST_TYPE_SUFFIX):
@@ -134,6 +141,7 @@ def _inference_event(event: BaseCloudEvent) -> InferenceEvent:
         component=component if isinstance(component, str) else "",
         time=None if when is None else when.timestamp(),
         data=data,
+        size=size,
     )
 
 
@@ -182,13 +190,16 @@ def response_predictions(
 
 
 class JoinerStats(NamedTuple):
-    """What the joiner holds and has done; all but `pending` only grow."""
+    """What the joiner holds and has done; all but `pending` and `pending_bytes` only grow.
+
+    `paired` counts pairs (inferences), the others single halves."""
 
     pending: int
     paired: int
     expired: int
     evicted: int
     replaced: int
+    pending_bytes: int
 
     @property
     def unpaired(self) -> int:
@@ -200,6 +211,7 @@ class JoinerStats(NamedTuple):
 class _Pending:
     arrived_at: float
     time: float | None
+    size: int
     features: list[dict[str, Any]] | None = None
     predictions: list[Any] | None = None
 
@@ -207,10 +219,14 @@ class _Pending:
 class CloudEventJoiner:
     """Pairs logger request and response events by (service, component, ce-id).
 
-    Bounds: at most `max_pending` unpaired halves (the oldest is evicted to make room) and at
-    most `max_age_seconds` of waiting (older halves expire when the next event arrives). Each
-    half is converted when it arrives, so a malformed event is rejected at once and the buffer
-    holds feature dicts and predictions, not raw payloads. Safe to call from several threads.
+    Bounds (`cloudevents.*`): at most `max_pending` unpaired halves whose bodies total at most
+    `max_pending_bytes` (the oldest are evicted to make room; a half whose body alone is larger
+    is not held, and counted as evicted), and at most `max_age_seconds` of waiting (older
+    halves expire when the next event arrives or the stats are read). A held half's size is
+    its body's length: cheap, and proportional to the feature dicts and predictions it holds
+    (their Python objects take about 2 to 4 times more). Each half is converted when it
+    arrives, so a malformed event is rejected at once and the buffer holds converted rows, not
+    raw payloads. Safe to call from several threads.
     """
 
     def __init__(
@@ -218,17 +234,22 @@ class CloudEventJoiner:
         max_pending: int,
         max_age_seconds: float,
         *,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
+        if max_pending_bytes < 1:
+            raise ValueError(f"max_pending_bytes must be >= 1, got {max_pending_bytes}")
         if max_age_seconds <= 0:
             raise ValueError(f"max_age_seconds must be > 0, got {max_age_seconds}")
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
         self.max_age_seconds = max_age_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._pending: OrderedDict[tuple[str, str, str], _Pending] = OrderedDict()
+        self._pending_bytes = 0
         self._paired = 0
         self._expired = 0
         self._evicted = 0
@@ -279,19 +300,27 @@ class CloudEventJoiner:
                         "body",
                         timestamp=stamp,
                     )
-                    del self._pending[key]
+                    self._remove(key)
                     self._paired += 1
                     return event.service, records
                 self._replaced += 1
-                del self._pending[key]
+                self._remove(key)
+            if event.size > self.max_pending_bytes:
+                self._evicted += 1  # holding it would empty the buffer and still overflow
+                return None
             self._pending[key] = _Pending(
                 arrived_at=now,
                 time=event.time if event.kind == "request" else None,
+                size=event.size,
                 features=features,
                 predictions=predictions,
             )
-            while len(self._pending) > self.max_pending:
-                self._pending.popitem(last=False)
+            self._pending_bytes += event.size
+            while (
+                len(self._pending) > self.max_pending
+                or self._pending_bytes > self.max_pending_bytes
+            ):
+                self._pending_bytes -= self._pending.popitem(last=False)[1].size
                 self._evicted += 1
             return None
 
@@ -304,7 +333,11 @@ class CloudEventJoiner:
                 expired=self._expired,
                 evicted=self._evicted,
                 replaced=self._replaced,
+                pending_bytes=self._pending_bytes,
             )
+
+    def _remove(self, key: tuple[str, str, str]) -> None:
+        self._pending_bytes -= self._pending.pop(key).size
 
     def _expire(self, now: float) -> None:
         horizon = now - self.max_age_seconds
@@ -314,4 +347,5 @@ class CloudEventJoiner:
             if oldest.arrived_at > horizon:
                 return
             pending.popitem(last=False)
+            self._pending_bytes -= oldest.size
             self._expired += 1
