@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import yaml
+
 from exporter.app import create_app
 from exporter.errors import REJECT_REASONS
 from exporter.prometheus.collectors import PersistenceCollector
@@ -22,6 +24,7 @@ from exporter.window.persistence import StateDirectory
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+CONFIGURATION = ROOT / "docs" / "configuration.md"
 GOLDEN = ROOT / "tests" / "integration" / "golden" / "metrics_seeded.txt"
 #: `drift_prediction_<x>`: a family of names written as a prefix and a placeholder.
 PLACEHOLDER = re.compile(r"`(drift_[a-z0-9_]*_)<[a-z]+>`")
@@ -58,19 +61,44 @@ def _documented(name: str, literal: set[str], prefixes: set[str]) -> bool:
     return False
 
 
-def test_the_readme_configuration_block_loads_and_its_defaults_are_the_real_ones(
+def _yaml_block(text: str) -> str:
+    block = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def _leaf_keys(value: object, prefix: str = "") -> set[str]:
+    """Dotted paths of every leaf in a nested mapping."""
+    if not isinstance(value, dict):
+        return {prefix}
+    keys: set[str] = set()
+    for key, inner in value.items():
+        keys |= _leaf_keys(inner, f"{prefix}.{key}" if prefix else str(key))
+    return keys
+
+
+def test_the_configuration_reference_names_every_key_at_its_real_default(
     tmp_path: Path,
 ) -> None:
-    section = _section("Configuration")
-    block = re.search(r"```yaml\n(.*?)```", section, re.S)
-    assert block is not None
+    text = _yaml_block(CONFIGURATION.read_text())
     config = tmp_path / "config.yml"
-    config.write_text(block.group(1))
+    config.write_text(text)
     loaded = load_settings(config)
     defaults = Settings()
     # Everything but the example per-model declarations is documented at its default value.
     assert loaded.model_dump(exclude={"models"}) == defaults.model_dump(exclude={"models"})
     assert loaded.models["credit"].task == "classification"
+    written = _leaf_keys(yaml.safe_load(text))
+    every = _leaf_keys(defaults.model_dump(exclude={"models"}))
+    assert not every - written, f"keys docs/configuration.md does not name: {every - written}"
+
+
+def test_the_readme_configuration_example_loads_at_the_real_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(_yaml_block(_section("Configuration")))
+    loaded = load_settings(config)
+    assert loaded.model_dump() == Settings().model_dump()
+    assert "docs/configuration.md" in _section("Configuration")
 
 
 def test_the_readme_states_the_environment_variable_form_of_every_key() -> None:
