@@ -51,8 +51,13 @@ from exporter.window.profile import (
     NumericProfile,
     ReferenceProfile,
 )
-from exporter.window.slices import QUALITY_FIELDS, Reservoir, WindowSlice
-from exporter.window.snapshot import RestoredTruth
+from exporter.window.slices import QUALITY_FIELDS
+from exporter.window.snapshot import (
+    ReservoirState,
+    SliceState,
+    TruthState,
+    WindowState,
+)
 from exporter.window.store import WindowStore
 
 log = logging.getLogger(__name__)
@@ -102,8 +107,9 @@ class StateDirectory:
 
     def save(self, window: ModelWindow, now: float) -> None:
         """Write one model's snapshot atomically (temp file, fsync, rename, fsync the dir)."""
-        meta, arrays = _encode(window, now)
-        target = self.path(window.profile.model)
+        state = window.export_state()
+        target = self.path(state.profile.model)
+        meta, arrays = _encode(state, now)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with self._lock:
             try:
@@ -136,15 +142,15 @@ class StateDirectory:
         restored = []
         for path in sorted(self.models.glob("*.npz")):
             try:
-                profile, counters, slices, records, truth = _decode(path)
-                store.restore(profile, counters, slices, records, truth)
+                state = _decode(path)
+                store.restore(state)
             except SnapshotError as error:
                 self._set_aside(path, str(error))
                 continue
             except Exception as error:  # a check missed something: still never stop start-up
                 self._set_aside(path, f"restoring it failed: {error!r}")
                 continue
-            restored.append(profile.model)
+            restored.append(state.profile.model)
         return restored
 
     def _set_aside(self, path: Path, reason: str) -> None:
@@ -202,77 +208,62 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _encode(window: ModelWindow, now: float) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-    """The snapshot of one window as JSON-able metadata and named arrays, under its lock."""
+def _encode(state: WindowState, now: float) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+    """A window's state as JSON-able metadata and named arrays (format VERSION)."""
     arrays: dict[str, NDArray[Any]] = {}
-    with window.lock:
-        profile = window.profile
-        columns = []
-        for i, column in enumerate(profile.columns):
-            columns.append(_encode_column(column, f"p{i}", arrays))
-        slices = []
-        for j, part in enumerate(window.slices):
-            for i, counts in enumerate(part.counts):
-                arrays[f"s{j}_c{i}"] = counts.copy()
-            arrays[f"s{j}_quality"] = np.stack([getattr(part, name) for name in QUALITY_FIELDS])
-            samples: list[dict[str, int] | None] = []
-            for i, reservoir in enumerate(part.samples):
-                if reservoir is None:
-                    samples.append(None)
-                    continue
-                arrays[f"s{j}_r{i}"] = reservoir.sample().copy()
-                samples.append(
-                    {
-                        "capacity": reservoir.capacity,
-                        "filled": reservoir.filled,
-                        "seen": reservoir.seen,
-                    }
-                )
-            slices.append(
-                {"started_at": part.started_at, "records": part.records, "samples": samples}
+    profile = state.profile
+    columns = [_encode_column(column, f"p{i}", arrays) for i, column in enumerate(profile.columns)]
+    slices = []
+    for j, part in enumerate(state.slices):
+        for i, counts in enumerate(part.counts):
+            arrays[f"s{j}_c{i}"] = counts
+        arrays[f"s{j}_quality"] = part.quality
+        samples: list[dict[str, int] | None] = []
+        for i, sample in enumerate(part.samples):
+            if sample is None:
+                samples.append(None)
+                continue
+            arrays[f"s{j}_r{i}"] = sample.values
+            samples.append(
+                {"capacity": sample.capacity, "filled": len(sample.values), "seen": sample.seen}
             )
-        counters = window.counters
-        truth = window.ground_truth
-        pending = truth.buffer.entries()
-        spec = truth.spec
-        labelled = (list(truth.truth), list(truth.predicted))
-        arrays["latency_counts"] = counters.latency.counts.copy()
-        meta = {
-            "format": FORMAT,
-            "version": VERSION,
-            "saved_at": now,
-            "profile": {
-                "model": profile.model,
-                "rows": profile.rows,
-                "labels": profile.labels,
-                "created_at": profile.created_at,
-                "features": len(profile.features),
-                "has_prediction": profile.prediction is not None,
-                "columns": columns,
-                "performance": _encode_performance(profile.performance, arrays),
-            },
-            "counters": {
-                "records": counters.records,
-                "invalid": counters.invalid,
-                "last_record_timestamp": counters.last_record_timestamp,
-                "labels": counters.labels,
-                "labels_matched": counters.labels_matched,
-                "labels_unmatched": counters.labels_unmatched,
-                "labels_expired": counters.labels_expired,
-                "labels_invalid": counters.labels_invalid,
-                "detections": dict(counters.detections),
-                "last_detection": dict(counters.last_detection),
-                "latency_sum": counters.latency.sum,
-            },
-            "window_records": window.records,
-            "slices": slices,
-        }
-    # Encoding the labelled window and the join buffer can take a while: outside the lock.
-    meta["truth"] = {"spec": None if spec is None else spec.to_dict()}
-    arrays["truth_pairs"] = _json_array(list(labelled))
-    arrays["truth_pending"] = _json_array(
-        [[key, prediction, at] for key, prediction, _, at in pending]
-    )
+        slices.append({"started_at": part.started_at, "records": part.records, "samples": samples})
+    counters = state.counters
+    arrays["latency_counts"] = counters.latency.counts
+    truth = state.truth if state.truth is not None else TruthState(None, [], [], [])
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "saved_at": now,
+        "profile": {
+            "model": profile.model,
+            "rows": profile.rows,
+            "labels": profile.labels,
+            "created_at": profile.created_at,
+            "features": len(profile.features),
+            "has_prediction": profile.prediction is not None,
+            "columns": columns,
+            "performance": _encode_performance(profile.performance, arrays),
+        },
+        "counters": {
+            "records": counters.records,
+            "invalid": counters.invalid,
+            "last_record_timestamp": counters.last_record_timestamp,
+            "labels": counters.labels,
+            "labels_matched": counters.labels_matched,
+            "labels_unmatched": counters.labels_unmatched,
+            "labels_expired": counters.labels_expired,
+            "labels_invalid": counters.labels_invalid,
+            "detections": dict(counters.detections),
+            "last_detection": dict(counters.last_detection),
+            "latency_sum": counters.latency.sum,
+        },
+        "window_records": state.records,
+        "slices": slices,
+        "truth": {"spec": None if truth.spec is None else truth.spec.to_dict()},
+    }
+    arrays["truth_pairs"] = _json_array([truth.truth, truth.predicted])
+    arrays["truth_pending"] = _json_array([list(entry) for entry in truth.pending])
     return meta, arrays
 
 
@@ -326,9 +317,7 @@ def _encode_column(
     return {**common, "categories": list(column.categories), "seen": sorted(column.seen)}
 
 
-def _decode(
-    path: Path,
-) -> tuple[ReferenceProfile, ModelCounters, list[WindowSlice], int, RestoredTruth | None]:
+def _decode(path: Path) -> WindowState:
     """Read and check one snapshot file; SnapshotError says which field is wrong and how.
 
     Every field is checked before anything is built from it: a file is data from disk, not a
@@ -373,7 +362,7 @@ def _decode(
 
 def _decode_state(
     meta: dict[str, Any], arrays: dict[str, NDArray[Any]], version: int
-) -> tuple[ReferenceProfile, ModelCounters, list[WindowSlice], int, RestoredTruth | None]:
+) -> WindowState:
     profile = _decode_profile(_object(meta["profile"], "meta.profile"), arrays, version)
     counters = _decode_counters(_object(_field(meta, "counters", "meta"), "meta.counters"), version)
     truth = None
@@ -396,7 +385,7 @@ def _decode_state(
     total = sum(part.records for part in slices)
     if records != total:
         raise SnapshotError(f"meta.window_records is {records}, its slices hold {total}")
-    return profile, counters, slices, records, truth
+    return WindowState(profile, counters, tuple(slices), records, truth)
 
 
 def _decode_profile(
@@ -591,7 +580,7 @@ def _decode_counters(counted: dict[str, Any], version: int) -> ModelCounters:
     return counters
 
 
-def _decode_truth(described: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> RestoredTruth:
+def _decode_truth(described: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> TruthState:
     spec_described = _field(described, "spec", "meta.truth")
     spec = None if spec_described is None else _decode_spec(spec_described, "meta.truth.spec")
     pairs = _list(_json(arrays, "truth_pairs"), "array truth_pairs")
@@ -620,7 +609,7 @@ def _decode_truth(described: dict[str, Any], arrays: dict[str, NDArray[Any]]) ->
                 _number(at, f"array truth_pending[{n}][2]"),
             )
         )
-    return RestoredTruth(spec, truth, predicted, pending)
+    return TruthState(spec, truth, predicted, pending)
 
 
 def _check_pairs(spec: TaskSpec, truth: list[Any], predicted: list[Any]) -> None:
@@ -637,38 +626,49 @@ def _check_pairs(spec: TaskSpec, truth: list[Any], predicted: list[Any]) -> None
 
 def _decode_slice(
     profile: ReferenceProfile, described: dict[str, Any], j: int, arrays: dict[str, NDArray[Any]]
-) -> WindowSlice:
+) -> SliceState:
     where = f"meta.slices[{j}]"
     columns = profile.columns
-    started_at = _number(_field(described, "started_at", where), f"{where}.started_at")
-    part = WindowSlice(profile, started_at, 1)
-    part.records = _count(_field(described, "records", where), f"{where}.records")
-    part.counts = [
+    records = _count(_field(described, "records", where), f"{where}.records")
+    counts = tuple(
         _counts(arrays, f"s{j}_c{i}", (column.bins,)) for i, column in enumerate(columns)
-    ]
+    )
     quality = _counts(arrays, f"s{j}_quality", (len(QUALITY_FIELDS), len(columns)))
-    for row, name in enumerate(QUALITY_FIELDS):
-        setattr(part, name, quality[row].copy())
+    missing, nan, mismatch, outside, unseen = (
+        quality[QUALITY_FIELDS.index(name)]
+        for name in ("missing", "nan", "type_mismatch", "out_of_range", "unseen")
+    )
     samples = _list(_field(described, "samples", where), f"{where}.samples")
     if len(samples) != len(columns):
         raise SnapshotError(f"{where}.samples: {len(samples)} for {len(columns)} columns")
     for i, column in enumerate(columns):
-        valid = int(part.counts[i].sum())
-        counted = valid + int(part.missing[i] + part.nan[i] + part.type_mismatch[i])
-        if counted != part.records:
-            raise SnapshotError(
-                f"{where}: column {i} counts {counted} values in {part.records} records"
-            )
+        valid = int(counts[i].sum())
+        counted = valid + int(missing[i] + nan[i] + mismatch[i])
+        if counted != records:
+            raise SnapshotError(f"{where}: column {i} counts {counted} values in {records} records")
         if isinstance(column, NumericProfile):
-            flagged_ok = part.unseen[i] == 0 and part.out_of_range[i] <= valid
+            possible = unseen[i] == 0 and outside[i] <= valid
         else:
-            flagged_ok = part.out_of_range[i] == 0 and part.unseen[i] <= part.counts[i][-1]
-        if not flagged_ok:
+            possible = outside[i] == 0 and unseen[i] <= counts[i][-1]
+        if not possible:
             raise SnapshotError(f"{where}: column {i}'s out-of-range or unseen count is impossible")
-        part.samples[i] = _decode_reservoir(
-            samples[i], column, valid, f"{where}.samples[{i}]", f"s{j}_r{i}", arrays
-        )
-    return part
+    return SliceState(
+        started_at=_number(_field(described, "started_at", where), f"{where}.started_at"),
+        records=records,
+        counts=counts,
+        quality=quality,
+        samples=tuple(
+            _decode_reservoir(
+                samples[i],
+                column,
+                int(counts[i].sum()),
+                f"{where}.samples[{i}]",
+                f"s{j}_r{i}",
+                arrays,
+            )
+            for i, column in enumerate(columns)
+        ),
+    )
 
 
 def _decode_reservoir(
@@ -678,7 +678,7 @@ def _decode_reservoir(
     where: str,
     key: str,
     arrays: dict[str, NDArray[Any]],
-) -> Reservoir | None:
+) -> ReservoirState | None:
     if not isinstance(column, NumericProfile):
         if described is not None:
             raise SnapshotError(f"{where}: a sample of a {column.kind} column")
@@ -695,11 +695,7 @@ def _decode_reservoir(
     values = _floats(arrays, key)
     if values.shape != (filled,) or not np.isfinite(values).all():
         raise SnapshotError(f"array {key}: {values.shape[0]} values, {filled} filled")
-    reservoir = Reservoir(capacity)
-    reservoir.values = values.copy()
-    reservoir.filled = filled
-    reservoir.seen = seen
-    return reservoir
+    return ReservoirState(capacity, seen, values)
 
 
 # Typed reads: each returns the value or raises SnapshotError naming the field.
