@@ -7,7 +7,9 @@ old one, so a crash leaves either the old snapshot or the new one, never half of
 CRCs catch a file torn any other way. A file that is corrupt, inconsistent (any field of the
 wrong type, shape or range, or a model other than the one its name says), of another format or
 of a newer version is reported, counted and moved aside as `<name>.rejected-<unix time>`, never
-crashed on, never restored in part and never silently overwritten.
+crashed on, never restored in part and never silently overwritten. A model deleted while its
+snapshot is being written stays deleted: the write checks, under the lock the deletion takes,
+that the window is still the store's before it renames.
 
 Version 2 adds ground truth: the reference's performance and calibration, the label and
 detector counters, the latency histogram, the labelled window and the predictions waiting for
@@ -32,7 +34,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from exporter.errors import InvalidName
+from exporter.errors import InvalidName, UnknownModel
 from exporter.ingest.names import check_feature_name, check_model_name
 from exporter.stats.estimation import Calibration
 from exporter.truth.concept import DETECTORS
@@ -43,7 +45,6 @@ from exporter.truth.groundtruth import (
     TaskSpec,
 )
 from exporter.window.counters import INVALID_REASONS, ModelCounters
-from exporter.window.model import ModelWindow
 from exporter.window.profile import (
     PREDICTION,
     CategoricalProfile,
@@ -84,14 +85,19 @@ class PersistenceStats:
 
 
 class StateDirectory:
-    """Reads and writes the per-model snapshot files under `root`."""
+    """Reads and writes the per-model snapshot files under `root`.
 
-    def __init__(self, root: Path) -> None:
+    `checkpoint`, called with the name of each stage of a save ("exported", "written",
+    "locked", "checked"), lets a test hold a save at one stage while it does something else.
+    """
+
+    def __init__(self, root: Path, checkpoint: Callable[[str], None] | None = None) -> None:
         self.root = root
         self.models = root / "models"
         self.models.mkdir(parents=True, exist_ok=True)
         self.stats = PersistenceStats()
         self._lock = threading.Lock()
+        self._checkpoint = checkpoint or _no_checkpoint
 
     def path(self, model: str) -> Path:
         """The model's file; ValueError for a name that is not a model name (so never a path
@@ -105,37 +111,62 @@ class StateDirectory:
             raise ValueError(f"model name {model!r} leaves the state directory")
         return target
 
-    def save(self, window: ModelWindow, now: float) -> None:
-        """Write one model's snapshot atomically (temp file, fsync, rename, fsync the dir)."""
+    def save(self, store: WindowStore, model: str, now: float) -> bool:
+        """Snapshot the model's window atomically (temp file, fsync, rename, fsync the dir).
+
+        Returns False, having written nothing, if the model is not in `store`, or if by the
+        rename its window is no longer the store's (deleted, or deleted and created afresh):
+        a deletion always wins. The check and the rename happen under the lock `remove` takes,
+        and DELETE removes the model from the store before it removes the file, so either the
+        deletion comes first and the check sees it, or the rename comes first and the removal
+        deletes what it wrote.
+        """
+        target = self.path(model)
+        try:
+            window = store.get(model)
+        except UnknownModel:
+            return False
         state = window.export_state()
-        target = self.path(state.profile.model)
+        self._checkpoint("exported")
         meta, arrays = _encode(state, now)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with self._lock:
-            try:
-                with temporary.open("wb") as handle:
-                    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-                    np.savez(handle, allow_pickle=False, **arrays)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+        try:
+            with temporary.open("wb") as handle:
+                arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+                np.savez(handle, allow_pickle=False, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            self._checkpoint("written")
+            with self._lock:
+                self._checkpoint("locked")
+                if not store.is_current(model, window):
+                    temporary.unlink()
+                    return False
+                self._checkpoint("checked")
                 os.replace(temporary, target)
-                _fsync_directory(self.models)
-            except OSError:
+            _fsync_directory(self.models)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+            with self._lock:
                 self.stats.failures += 1
-                temporary.unlink(missing_ok=True)
-                raise
+            raise
+        with self._lock:
             self.stats.snapshots += 1
             self.stats.last_snapshot_at = now
+        return True
 
     def save_all(self, store: WindowStore, now: float) -> None:
-        for model, window in store.windows():
+        for model, _ in store.windows():
             try:
-                self.save(window, now)
+                self.save(store, model, now)
             except Exception:  # one model's failure never stops the others' (or the thread)
                 log.exception("snapshot of model %r failed", model)
 
     def remove(self, model: str) -> None:
-        self.path(model).unlink(missing_ok=True)
+        """Delete the model's file; call after the model left the store (see `save`)."""
+        target = self.path(model)
+        with self._lock:
+            target.unlink(missing_ok=True)
 
     def restore_into(self, store: WindowStore) -> list[str]:
         """Load every snapshot into `store`; returns the models restored. Bad files go aside."""
@@ -198,6 +229,10 @@ class SnapshotWriter:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self._directory.save_all(self._store, self._clock())
+
+
+def _no_checkpoint(stage: str) -> None:
+    pass
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -42,6 +42,11 @@ class WindowStore:
             )
         return window
 
+    def is_current(self, model: str, window: ModelWindow) -> bool:
+        """Whether `window` is the model's window now: not deleted, nor deleted and recreated."""
+        with self._lock:
+            return self._models.get(model) is window
+
     def windows(self) -> list[tuple[str, ModelWindow]]:
         with self._lock:
             return sorted(self._models.items())

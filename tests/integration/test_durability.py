@@ -178,6 +178,21 @@ def test_forged_state_files_are_set_aside_and_the_sidecar_starts(tmp_path: Path)
     assert [path for path in tmp_path.rglob("*") if state not in path.parents] == [state]
 
 
+def test_a_deleted_model_stays_deleted_after_a_restart(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "state", snapshot_interval_seconds=3_600)
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        for model in ("credit", "churn"):
+            response = client.put(
+                f"/v1/models/{model}/reference", json={"records": seeded_records(1, 200)}
+            )
+            assert response.status_code == 201
+        assert client.delete("/v1/models/credit").status_code == 204
+    # The final snapshot at shutdown wrote the model that is left, not the deleted one.
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        listed = [entry["model"] for entry in client.get("/v1/models").json()["models"]]
+        assert listed == ["churn"]
+
+
 @pytest.fixture(autouse=True)
 def _short(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DRIFT_EXPORTER_STATE_DIR", raising=False)

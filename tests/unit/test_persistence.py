@@ -68,7 +68,7 @@ def test_a_snapshot_restores_the_same_window_and_report(tmp_path: Path) -> None:
     clock = Clock()
     store = filled_store(clock)
     state = StateDirectory(tmp_path)
-    state.save(store.get("credit"), clock.now)
+    state.save(store, "credit", clock.now)
     restored = WindowStore(SETTINGS, clock=clock)
     assert state.restore_into(restored) == ["credit"]
     before, after = store.get("credit").snapshot(), restored.get("credit").snapshot()
@@ -96,7 +96,7 @@ def test_a_restored_window_keeps_ageing_and_accepting(tmp_path: Path) -> None:
     clock = Clock()
     store = filled_store(clock)
     state = StateDirectory(tmp_path)
-    state.save(store.get("credit"), clock.now)
+    state.save(store, "credit", clock.now)
     restored = WindowStore(SETTINGS, clock=clock)
     state.restore_into(restored)
     rows = records(7, 50)
@@ -111,7 +111,7 @@ def test_a_torn_snapshot_is_set_aside_not_crashed_on(
 ) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path)
-    state.save(filled_store(clock).get("credit"), clock.now)
+    state.save(filled_store(clock), "credit", clock.now)
     path = state.path("credit")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -127,7 +127,7 @@ def test_a_torn_snapshot_is_set_aside_not_crashed_on(
 def test_a_flipped_byte_is_detected_by_the_zip_checksums(tmp_path: Path) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path)
-    state.save(filled_store(clock).get("credit"), clock.now)
+    state.save(filled_store(clock), "credit", clock.now)
     path = state.path("credit")
     data = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as archive:
@@ -154,7 +154,7 @@ def test_a_newer_or_foreign_file_is_set_aside_and_kept(
 ) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path)
-    state.save(filled_store(clock).get("credit"), clock.now)
+    state.save(filled_store(clock), "credit", clock.now)
     _rewrite_meta(state.path("credit"), change)
     assert state.restore_into(WindowStore(SETTINGS, clock=clock)) == []
     aside = list(state.models.glob("credit.npz.rejected-*"))
@@ -164,9 +164,9 @@ def test_a_newer_or_foreign_file_is_set_aside_and_kept(
 def test_saving_leaves_no_temporary_files(tmp_path: Path) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path)
-    window = filled_store(clock).get("credit")
+    store = filled_store(clock)
     for _ in range(3):
-        state.save(window, time.time())
+        state.save(store, "credit", time.time())
     assert sorted(p.name for p in state.models.iterdir()) == ["credit.npz"]
     assert state.stats.snapshots == 3
     with np.load(state.path("credit"), allow_pickle=False) as data:
@@ -220,7 +220,7 @@ def test_ground_truth_survives_a_snapshot(tmp_path: Path) -> None:
     clock = Clock()
     store = labelled_store(clock)
     state = StateDirectory(tmp_path)
-    state.save(store.get("credit"), clock.now)
+    state.save(store, "credit", clock.now)
     restored = WindowStore(LABELLED_SETTINGS, clock=clock)
     assert state.restore_into(restored) == ["credit"]
     old, new = store.get("credit"), restored.get("credit")
@@ -264,7 +264,7 @@ def test_a_string_classifier_keeps_its_class_keys_through_a_snapshot(tmp_path: P
         PredictionBatch(rows, ["yes", "no", "maybe"], [None] * 3, [None] * 3, ["yes", 1, "no"]),
     )
     state = StateDirectory(tmp_path)
-    state.save(store.get("churn"), clock.now)
+    state.save(store, "churn", clock.now)
     restored = WindowStore(SETTINGS, clock=clock)
     state.restore_into(restored)
     assert list(restored.get("churn").ground_truth.truth) == ["yes", "1", "no"]
@@ -296,7 +296,7 @@ def test_a_version_1_snapshot_restores_without_ground_truth(tmp_path: Path) -> N
     clock = Clock()
     store = labelled_store(clock)
     state = StateDirectory(tmp_path)
-    state.save(store.get("credit"), clock.now)
+    state.save(store, "credit", clock.now)
     _downgrade_to_version_1(state.path("credit"))
     restored = WindowStore(SETTINGS, clock=clock)
     assert state.restore_into(restored) == ["credit"]
@@ -311,7 +311,7 @@ def test_a_version_1_snapshot_restores_without_ground_truth(tmp_path: Path) -> N
 def test_a_snapshot_with_an_inconsistent_labelled_window_is_set_aside(tmp_path: Path) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path)
-    state.save(labelled_store(clock).get("credit"), clock.now)
+    state.save(labelled_store(clock), "credit", clock.now)
     path = state.path("credit")
     with np.load(path, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
@@ -359,7 +359,7 @@ def test_metadata_that_is_a_json_list_is_set_aside(
 ) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path / "state")
-    state.save(filled_store(clock).get("credit"), clock.now)
+    state.save(filled_store(clock), "credit", clock.now)
     path = state.path("credit")
     _forge(path, lambda meta, arrays: [meta], path)
     store = WindowStore(SETTINGS, clock=clock)
@@ -373,7 +373,7 @@ def test_a_model_name_that_leaves_the_state_directory_is_set_aside(
 ) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path / "state")
-    state.save(filled_store(clock).get("credit"), clock.now)
+    state.save(filled_store(clock), "credit", clock.now)
     path = state.path("credit")
     _forge(path, lambda meta, arrays: meta["profile"].update(model="../../x"), path)
     store = WindowStore(SETTINGS, clock=clock)
@@ -395,15 +395,16 @@ def test_a_file_saved_under_another_name_is_set_aside(
 ) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path / "state")
-    credit = filled_store(clock).get("credit")
-    state.save(credit, clock.now)
+    store = filled_store(clock)
+    credit = store.get("credit")
+    state.save(store, "credit", clock.now)
     # A copy of an older, smaller window of the same model, saved as another model's file.
     older = WindowStore(SETTINGS, clock=clock)
     older.set_reference(credit.profile)
     other = state.models / "other.npz"
-    state.save(older.get("credit"), clock.now)
+    state.save(older, "credit", clock.now)
     state.path("credit").rename(other)
-    state.save(credit, clock.now)
+    state.save(store, "credit", clock.now)
     store = WindowStore(SETTINGS, clock=clock)
     restored = state.restore_into(store)
     assert restored == ["credit"]  # from its own file, not the later one claiming it
@@ -499,7 +500,7 @@ def test_arrays_and_counts_that_do_not_fit_the_profile_are_set_aside(
 ) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path / "state")
-    state.save(filled_store(clock).get("credit"), clock.now)
+    state.save(filled_store(clock), "credit", clock.now)
     path = state.path("credit")
     _forge(path, forgery, path)
     store = WindowStore(SETTINGS, clock=clock)
@@ -511,7 +512,7 @@ def test_an_unforged_file_passes_every_check(tmp_path: Path) -> None:
     """The checks above reject the forgeries, not the real files they were made from."""
     clock = Clock()
     state = StateDirectory(tmp_path / "state")
-    state.save(labelled_store(clock).get("credit"), clock.now)
+    state.save(labelled_store(clock), "credit", clock.now)
     path = state.path("credit")
     _forge(path, lambda meta, arrays: None, path)
     assert state.restore_into(WindowStore(LABELLED_SETTINGS, clock=clock)) == ["credit"]
@@ -557,7 +558,7 @@ def test_ground_truth_that_does_not_fit_its_task_is_set_aside(
 ) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path / "state")
-    state.save(labelled_store(clock).get("credit"), clock.now)
+    state.save(labelled_store(clock), "credit", clock.now)
     path = state.path("credit")
     _forge(path, forgery, path)
     store = WindowStore(LABELLED_SETTINGS, clock=clock)
@@ -570,7 +571,7 @@ def test_a_failure_inside_the_store_does_not_stop_the_restore(
 ) -> None:
     clock = Clock()
     state = StateDirectory(tmp_path / "state")
-    state.save(filled_store(clock).get("credit"), clock.now)
+    state.save(filled_store(clock), "credit", clock.now)
     store = WindowStore(SETTINGS, clock=clock)
 
     def fails(*args: object) -> None:
