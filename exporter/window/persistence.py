@@ -115,11 +115,13 @@ class StateDirectory:
         """Snapshot the model's window atomically (temp file, fsync, rename, fsync the dir).
 
         Returns False, having written nothing, if the model is not in `store`, or if by the
-        rename its window is no longer the store's (deleted, or deleted and created afresh):
-        a deletion always wins. The check and the rename happen under the lock `remove` takes,
-        and DELETE removes the model from the store before it removes the file, so either the
-        deletion comes first and the check sees it, or the rename comes first and the removal
-        deletes what it wrote.
+        rename its window is no longer the store's (deleted, or deleted and created afresh) or
+        holds a newer reference than the one exported: a deletion always wins, and an older
+        reference never overwrites a newer one.
+
+        The check and the rename happen under the lock `remove` takes, and DELETE removes the
+        model from the store before it removes the file, so either the deletion comes first and
+        the check sees it, or the rename comes first and the removal deletes what it wrote.
         """
         target = self.path(model)
         try:
@@ -139,7 +141,10 @@ class StateDirectory:
             self._checkpoint("written")
             with self._lock:
                 self._checkpoint("locked")
-                if not store.is_current(model, window):
+                # A new reference since the export: its own save (PUT's) writes it, and this
+                # older state must not overwrite that.
+                stale = window.profile is not state.profile
+                if stale or not store.is_current(model, window):
                     temporary.unlink()
                     return False
                 self._checkpoint("checked")

@@ -6,6 +6,7 @@ interleaving is forced, not hoped for: no sleeps.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -88,3 +89,22 @@ def test_saving_a_model_that_is_gone_writes_nothing(tmp_path: Path) -> None:
     state = StateDirectory(tmp_path)
     assert not state.save(WindowStore(SETTINGS, clock=clock), "credit", clock.now)
     assert list(state.models.iterdir()) == []
+
+
+def test_a_snapshot_taken_before_a_new_reference_does_not_overwrite_it(tmp_path: Path) -> None:
+    clock = Clock()
+    store = filled_store(clock)
+    old = store.get("credit").profile
+    pause = Pause("exported")
+    state = StateDirectory(tmp_path, checkpoint=pause)
+    writer = _saving(state, store, clock.now)  # the periodic snapshot, holding the old reference
+    assert pause.reached.wait(TIMEOUT)
+    # PUT /v1/models/credit/reference: a new profile, snapshotted before the answer.
+    new = dataclasses.replace(old, created_at=old.created_at + 60)
+    store.set_reference(new)
+    assert StateDirectory(tmp_path).save(store, "credit", clock.now)
+    pause.go.set()
+    writer.join(TIMEOUT)
+    restored = WindowStore(SETTINGS, clock=clock)
+    assert StateDirectory(tmp_path).restore_into(restored) == ["credit"]
+    assert restored.get("credit").profile.created_at == new.created_at
