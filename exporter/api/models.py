@@ -139,7 +139,7 @@ async def put_reference(
     board.discard(model)
     state = request.app.state.state_directory
     if state is not None:  # a reference is never lost: snapshot it before answering
-        await run_in_threadpool(state.save, store.get(model), time.time())
+        await run_in_threadpool(state.save, store, model, time.time())
     response.status_code = 201 if created else 200
     if upload.warnings:
         log.warning(

@@ -14,6 +14,7 @@ of both is independent of traffic. Bounds, with S = window.slices:
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections import deque
@@ -23,13 +24,27 @@ import numpy as np
 
 from exporter.ingest.decoding import LabelBatch, PredictionBatch
 from exporter.settings import FeatureKind, Settings
-from exporter.truth.concept import ErrorStreamMonitor
+from exporter.truth.concept import DETECTORS, ErrorStreamMonitor
 from exporter.truth.groundtruth import GroundTruth, JoinCounts, TaskSpec, resolve_task
-from exporter.window.counters import ModelCounters
+from exporter.window.counters import INVALID_REASONS, ModelCounters
 from exporter.window.encoding import PreparedBatch
 from exporter.window.profile import NumericProfile, ReferenceProfile
-from exporter.window.slices import WindowSlice, merged_sample, quality_totals
-from exporter.window.snapshot import ColumnWindow, RestoredTruth, TruthSnapshot, WindowSnapshot
+from exporter.window.slices import (
+    QUALITY_FIELDS,
+    Reservoir,
+    WindowSlice,
+    merged_sample,
+    quality_totals,
+)
+from exporter.window.snapshot import (
+    ColumnWindow,
+    ReservoirState,
+    SliceState,
+    TruthSnapshot,
+    TruthState,
+    WindowSnapshot,
+    WindowState,
+)
 
 Clock = Callable[[], float]
 
@@ -247,7 +262,49 @@ class ModelWindow:
                 ),
             )
 
-    def restore_truth(self, restored: RestoredTruth) -> None:
+    def export_state(self) -> WindowState:
+        """A copy of everything a restart must keep, taken under the lock (for persistence).
+
+        Nothing expires on the way out: the state is the window as it is, and a window built
+        from it (`from_state`) expires what is due on its first append or snapshot.
+        """
+        with self.lock:
+            truth = self.ground_truth
+            return WindowState(
+                profile=self.profile,
+                counters=copy.deepcopy(self.counters),
+                slices=tuple(_slice_state(part) for part in self.slices),
+                records=self._records,
+                truth=TruthState(
+                    spec=truth.spec,
+                    truth=list(truth.truth),
+                    predicted=list(truth.predicted),
+                    pending=[(key, p, at) for key, p, _, at in truth.buffer.entries()],
+                ),
+            )
+
+    @classmethod
+    def from_state(cls, state: WindowState, settings: Settings, clock: Clock) -> ModelWindow:
+        """A window holding a copy of `state` (from `export_state` or a snapshot file).
+
+        The state must be consistent with its profile (window.persistence checks a file's);
+        counters it lacks (an older file's) start at zero.
+        """
+        window = cls(state.profile, settings, clock)
+        counters = copy.deepcopy(state.counters)
+        for reason in INVALID_REASONS:
+            counters.invalid.setdefault(reason, 0)
+        for name in DETECTORS:
+            counters.detections.setdefault(name, 0)
+            counters.last_detection.setdefault(name, None)
+        window.counters = counters
+        window.slices.extend(_window_slice(state.profile, part) for part in state.slices)
+        window._records = state.records
+        if state.truth is not None:
+            window._restore_truth(state.truth)
+        return window
+
+    def _restore_truth(self, restored: TruthState) -> None:
         """Reinstate the labelled window, the task and the waiting predictions.
 
         Detector state is not restored: the detectors start afresh, their counts continue.
@@ -379,3 +436,37 @@ class ModelWindow:
             unseen=quality["unseen"][i],
             sample=sample,
         )
+
+
+def _slice_state(part: WindowSlice) -> SliceState:
+    return SliceState(
+        started_at=part.started_at,
+        records=part.records,
+        counts=tuple(counts.copy() for counts in part.counts),
+        quality=np.stack([getattr(part, name) for name in QUALITY_FIELDS]),
+        samples=tuple(
+            None
+            if reservoir is None
+            else ReservoirState(reservoir.capacity, reservoir.seen, reservoir.sample().copy())
+            for reservoir in part.samples
+        ),
+    )
+
+
+def _window_slice(profile: ReferenceProfile, state: SliceState) -> WindowSlice:
+    part = WindowSlice(profile, state.started_at, 1)
+    part.records = state.records
+    part.counts = [counts.copy() for counts in state.counts]
+    for row, name in enumerate(QUALITY_FIELDS):
+        setattr(part, name, state.quality[row].copy())
+    part.samples = [None if sample is None else _reservoir(sample) for sample in state.samples]
+    return part
+
+
+def _reservoir(state: ReservoirState) -> Reservoir:
+    """A reservoir holding the state's values; it grows towards `capacity` as values arrive."""
+    reservoir = Reservoir(state.capacity)
+    reservoir.values = state.values.copy()
+    reservoir.filled = len(state.values)
+    reservoir.seen = state.seen
+    return reservoir

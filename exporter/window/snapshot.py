@@ -1,4 +1,4 @@
-"""Immutable copies of a window: what evaluation reads and what persistence restores."""
+"""Immutable copies of a window: what evaluation reads, and what persistence writes and restores."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from exporter.truth.groundtruth import TaskSpec
+from exporter.window.counters import ModelCounters
 from exporter.window.profile import ReferenceProfile
 
 
@@ -53,7 +54,7 @@ class WindowSnapshot:
 
 
 @dataclass(frozen=True, eq=False)
-class RestoredTruth:
+class TruthState:
     """A model's ground truth as a snapshot holds it."""
 
     spec: TaskSpec | None
@@ -61,3 +62,44 @@ class RestoredTruth:
     predicted: list[Any]
     pending: list[tuple[str, Any, float]]
     """Predictions waiting for labels: (id, prediction, remembered at), oldest first."""
+
+
+@dataclass(frozen=True, eq=False)
+class ReservoirState:
+    """One slice's sample of a numeric column: the values kept, and how many it was drawn from."""
+
+    capacity: int
+    seen: int
+    values: NDArray[np.float64]
+    """The values kept, at most `capacity` (as many as `min(capacity, seen)`)."""
+
+
+@dataclass(frozen=True, eq=False)
+class SliceState:
+    """One slice of the ring, column by column in profile.columns order."""
+
+    started_at: float
+    records: int
+    counts: tuple[NDArray[np.int64], ...]
+    """Bin counts, one array of `column.bins` per column."""
+    quality: NDArray[np.int64]
+    """Data-quality counts, one row per name in slices.QUALITY_FIELDS, one column per column."""
+    samples: tuple[ReservoirState | None, ...]
+    """A reservoir per numeric column, None for the others."""
+
+
+@dataclass(frozen=True, eq=False)
+class WindowState:
+    """Everything a model's window holds that outlives a restart, copied out under its lock.
+
+    `ModelWindow.export_state()` makes one, `WindowStore.restore(state)` builds a window from
+    one; window.persistence writes and reads them and never touches a window's parts.
+    """
+
+    profile: ReferenceProfile
+    counters: ModelCounters
+    slices: tuple[SliceState, ...]
+    records: int
+    """Records in the window: the sum of the slices' records."""
+    truth: TruthState | None
+    """None from a snapshot that predates ground truth (format version 1)."""

@@ -8,12 +8,9 @@ from collections.abc import Iterator
 
 from exporter.errors import LimitReached, UnknownModel
 from exporter.settings import Settings
-from exporter.truth.concept import DETECTORS
-from exporter.window.counters import INVALID_REASONS, ModelCounters
 from exporter.window.model import Clock, ModelWindow
 from exporter.window.profile import ReferenceProfile
-from exporter.window.slices import WindowSlice
-from exporter.window.snapshot import RestoredTruth
+from exporter.window.snapshot import WindowState
 
 
 class WindowStore:
@@ -45,6 +42,11 @@ class WindowStore:
             )
         return window
 
+    def is_current(self, model: str, window: ModelWindow) -> bool:
+        """Whether `window` is the model's window now: not deleted, nor deleted and recreated."""
+        with self._lock:
+            return self._models.get(model) is window
+
     def windows(self) -> list[tuple[str, ModelWindow]]:
         with self._lock:
             return sorted(self._models.items())
@@ -64,28 +66,11 @@ class WindowStore:
             self._models[profile.model] = ModelWindow(profile, self._settings, self._clock)
             return True
 
-    def restore(
-        self,
-        profile: ReferenceProfile,
-        counters: ModelCounters,
-        slices: list[WindowSlice],
-        records: int,
-        truth: RestoredTruth | None = None,
-    ) -> None:
-        """Reinstate a model from a snapshot (window.persistence), replacing any in memory."""
-        for reason in INVALID_REASONS:
-            counters.invalid.setdefault(reason, 0)
-        for name in DETECTORS:
-            counters.detections.setdefault(name, 0)
-            counters.last_detection.setdefault(name, None)
-        window = ModelWindow(profile, self._settings, self._clock)
-        window.counters = counters
-        window.slices.extend(slices)
-        window._records = records
-        if truth is not None:
-            window.restore_truth(truth)
+    def restore(self, state: WindowState) -> None:
+        """Reinstate a model from its state (window.persistence), replacing any in memory."""
+        window = ModelWindow.from_state(state, self._settings, self._clock)
         with self._lock:
-            self._models[profile.model] = window
+            self._models[state.profile.model] = window
 
     def delete(self, model: str) -> None:
         with self._lock:

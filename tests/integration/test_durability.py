@@ -3,14 +3,20 @@ snapshot interval of its window; SIGTERM writes a final snapshot."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from exporter.app import create_app
+from exporter.settings import Settings
 from tests.integration.payloads import seeded_records
 from tests.support import free_port, start_sidecar, stop, wait_for
 
@@ -140,6 +146,53 @@ def test_a_corrupt_state_file_does_not_stop_the_sidecar(tmp_path: Path) -> None:
         stop(process)
     assert list(models.glob("credit.npz.rejected-*"))
     assert "cannot be restored" in (tmp_path / "sidecar.log").read_text()
+
+
+def _forge_meta(path: Path, edit: Any) -> None:
+    """Rewrite a real snapshot's metadata with `edit` (which may return a replacement)."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(arrays.pop("meta").tobytes())
+    edited = edit(meta)
+    arrays["meta"] = np.frombuffer(json.dumps(meta if edited is None else edited).encode(), "u1")
+    with path.open("wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def test_forged_state_files_are_set_aside_and_the_sidecar_starts(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    settings = Settings(state_dir=state, snapshot_interval_seconds=3_600)
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        for model in ("credit", "churn"):
+            response = client.put(
+                f"/v1/models/{model}/reference", json={"records": seeded_records(1, 200)}
+            )
+            assert response.status_code == 201
+    models = state / "models"
+    _forge_meta(models / "credit.npz", lambda meta: [meta])
+    _forge_meta(models / "churn.npz", lambda meta: meta["profile"].update(model="../../x"))
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        assert client.get("/v1/models").json() == {"models": []}
+        assert "drift_state_rejected_files_total 2.0" in client.get("/metrics").text
+    # The final snapshot at shutdown wrote nothing, inside or outside the state directory.
+    assert sorted(path.name.split(".")[0] for path in models.iterdir()) == ["churn", "credit"]
+    assert all(".rejected-" in path.name for path in models.iterdir())
+    assert [path for path in tmp_path.rglob("*") if state not in path.parents] == [state]
+
+
+def test_a_deleted_model_stays_deleted_after_a_restart(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "state", snapshot_interval_seconds=3_600)
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        for model in ("credit", "churn"):
+            response = client.put(
+                f"/v1/models/{model}/reference", json={"records": seeded_records(1, 200)}
+            )
+            assert response.status_code == 201
+        assert client.delete("/v1/models/credit").status_code == 204
+    # The final snapshot at shutdown wrote the model that is left, not the deleted one.
+    with TestClient(create_app(settings, run_scheduler=False)) as client:
+        listed = [entry["model"] for entry in client.get("/v1/models").json()["models"]]
+        assert listed == ["churn"]
 
 
 @pytest.fixture(autouse=True)
