@@ -32,7 +32,7 @@ STATUS: dict[type[DomainError], int] = {
 def status_for(error: DomainError) -> int:
     """The HTTP status for `error`: the first class in its MRO that the table names."""
     for cls in type(error).__mro__:
-        status = STATUS.get(cls)  # type: ignore[call-overload]
+        status = STATUS.get(cls)
         if status is not None:
             return status
     return 400
