@@ -98,10 +98,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def json_body(model: type[BaseModel], *, csv: bool = False, ndjson: bool = False) -> dict[str, Any]:
     """`openapi_extra` documenting a body that the handler reads and checks itself."""
-    content: dict[str, Any] = {"application/json": {"schema": model.model_json_schema()}}
+    schema = model.model_json_schema()
+    content: dict[str, Any] = {"application/json": {"schema": _inlined(schema)}}
     if ndjson:
-        record = model.model_json_schema()["$defs"]
-        name = next(iter(record))
+        name = next(iter(schema["$defs"]))
         content["application/x-ndjson"] = {
             "schema": {"type": "string", "description": f"One {name} JSON object per line."}
         }
@@ -110,3 +110,25 @@ def json_body(model: type[BaseModel], *, csv: bool = False, ndjson: bool = False
             "schema": {"type": "string", "description": "A header row, then one row per record."}
         }
     return {"requestBody": {"required": True, "content": content}}
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with every `#/$defs/...` reference replaced by its definition.
+
+    A request body's own `$defs` are not resolvable inside an OpenAPI document (ReDoc stops
+    with "Invalid reference token: $defs"); these bodies' models nest without cycles.
+    """
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref")
+            if isinstance(reference, str) and reference.startswith("#/$defs/"):
+                return resolve(definitions[reference.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items() if key != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved

@@ -150,3 +150,23 @@ def test_docs_render_every_operation_with_the_network_cut_off(tmp_path: Path) ->
     assert "/v1/models/{model}/predictions" in rendered.paths, dom[-2_000:]
     assert rendered.paths == set(document["paths"])
     assert sorted(rendered.operations) == expected
+
+
+def test_redoc_renders_every_path_with_the_network_cut_off(tmp_path: Path) -> None:
+    # ReDoc 2 cannot resolve a request body's own `$defs` ("Invalid reference token"): the
+    # bodies' schemas are inlined (exporter/api/schemas.py), so it draws every path.
+    config = tmp_path / "config.yml"
+    config.write_text("log_level: warning\n")
+    port = free_port()
+    sidecar = start_sidecar(config, port, tmp_path / "sidecar.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/healthz", process=sidecar)
+        document = httpx.get(f"{base}/openapi.json").json()
+        dom = dump_dom(f"{base}/redoc", tmp_path / "profile", *OFFLINE)
+    finally:
+        stop(sidecar)
+    assert "Invalid reference token" not in dom, dom[-2_000:]
+    assert "Something went wrong" not in dom, dom[-2_000:]
+    for path in document["paths"]:
+        assert path in dom, (path, dom[-2_000:])
