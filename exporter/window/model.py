@@ -24,7 +24,8 @@ import numpy as np
 from exporter.ingest.decoding import LabelBatch, PredictionBatch
 from exporter.settings import FeatureKind, Settings
 from exporter.truth.concept import ErrorStreamMonitor
-from exporter.truth.groundtruth import GroundTruth, JoinCounts, TaskSpec, resolve_task
+from exporter.truth.groundtruth import GroundTruth, JoinCounts
+from exporter.truth.task import TaskSpec, resolve_task
 from exporter.window.counters import ModelCounters
 from exporter.window.encoding import PreparedBatch
 from exporter.window.profile import NumericProfile, ReferenceProfile

@@ -32,7 +32,9 @@ from numpy.typing import NDArray
 
 from exporter.stats.estimation import Calibration
 from exporter.truth.concept import DETECTORS
-from exporter.truth.groundtruth import LatencyHistogram, ReferencePerformance, TaskSpec
+from exporter.truth.latency import LatencyHistogram
+from exporter.truth.performance import ReferencePerformance
+from exporter.truth.task import TaskSpec
 from exporter.window.counters import ModelCounters
 from exporter.window.model import ModelWindow
 from exporter.window.profile import (

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from exporter.settings import FeatureKind, ModelSettings, ReferenceSettings
 from exporter.stats.binning import bin_counts, quantile_edges
-from exporter.truth.groundtruth import ReferencePerformance, reference_performance
+from exporter.truth.performance import ReferencePerformance, reference_performance
 from exporter.window.columns import (
     ABSENT,
     MISMATCH_OFFSET,
