@@ -16,38 +16,28 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.ingest.absent import ABSENT
+from exporter.ingest.values import ABSENT, boolean_key, category_key
 from exporter.settings import FeatureKind, ModelSettings, Task
 from exporter.stats.performance import per_record_error
 
 _NUMBERS = frozenset({int, float})
-_BOOLEAN_WORDS = {"true": "1", "false": "0"}
+_BINARY_CLASSES = {"true": "1", "false": "0"}
 _BINARY_KEYS = frozenset({"0", "1"})
 
 
 def class_key(value: Any) -> str | None:
     """A class label as a comparable string; None if the value cannot be a class.
 
-    Numbers that are integers read as their digits (`1`, `1.0` and `"1"` are one class, so a
-    CSV reference's `1.0` meets a live `1`); booleans and the words true / false read as "1" /
-    "0" (a boolean is a 0/1 label); other strings are kept as sent.
+    Booleans and the words true / false read as "1" / "0" (a boolean is a 0/1 label); anything
+    else is spelled as a category (exporter.ingest.values.category_key): numbers that are
+    integers read as their digits (`1`, `1.0` and `"1"` are one class, so a CSV reference's
+    `1.0` meets a live `1`), other strings are kept as sent.
 
     >>> [class_key(v) for v in (1, 1.0, "1", True, "False", "yes", 0.25, None, [1])]
     ['1', '1', '1', '1', '0', 'yes', '0.25', None, None]
     """
-    kind = type(value)
-    if kind is str:
-        text: str = value
-        return _BOOLEAN_WORDS.get(text.strip().lower(), text)
-    if kind is bool:
-        return "1" if value else "0"
-    if kind is int:
-        return str(value)
-    if kind is float:
-        if not math.isfinite(value):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    return None
+    boolean = boolean_key(value)
+    return category_key(value) if boolean is None else _BINARY_CLASSES[boolean]
 
 
 @dataclass(frozen=True)
