@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from exporter.settings import FeatureKind, ModelSettings
+from exporter.stats.classification import classification_metrics
 from exporter.stats.estimation import Calibration, fit_calibration
-from exporter.stats.performance import classification_metrics, regression_metrics
+from exporter.stats.regression import regression_metrics
 from exporter.truth.task import TaskSpec, encode_pairs, pair_arrays, resolve_task
 
 #: Realised-performance metrics, in exposition order; a model gets those of its task.
