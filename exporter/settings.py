@@ -110,6 +110,11 @@ class CloudEventSettings(_Section):
     max_age_seconds: float = Field(60.0, gt=0, allow_inf_nan=False)
 
 
+#: River's detector defaults, written once (exporter.truth.concept.DetectorSettings); the config
+#: keeps all but DDM's warm start.
+_RIVER_DEFAULTS = DetectorSettings()
+
+
 class ConceptDriftSettings(_Section):
     """Parameters of the error-stream change detectors (exporter.truth.concept.DetectorSettings).
 
@@ -120,13 +125,17 @@ class ConceptDriftSettings(_Section):
     at a 10 % error rate); for regression errors of standard deviation s, scale both by s / 0.3.
     """
 
-    adwin_delta: float = Field(0.002, gt=0, lt=1)
-    page_hinkley_min_instances: int = Field(30, ge=0)
-    page_hinkley_delta: float = Field(0.005, ge=0, allow_inf_nan=False)
-    page_hinkley_threshold: float = Field(50.0, ge=0, allow_inf_nan=False)
-    page_hinkley_alpha: float = Field(0.9999, gt=0, le=1)
-    ddm_warm_start: int = Field(1_000, ge=0)
-    ddm_drift_threshold: float = Field(3.0, ge=0, allow_inf_nan=False)
+    adwin_delta: float = Field(_RIVER_DEFAULTS.adwin_delta, gt=0, lt=1)
+    page_hinkley_min_instances: int = Field(_RIVER_DEFAULTS.page_hinkley_min_instances, ge=0)
+    page_hinkley_delta: float = Field(_RIVER_DEFAULTS.page_hinkley_delta, ge=0, allow_inf_nan=False)
+    page_hinkley_threshold: float = Field(
+        _RIVER_DEFAULTS.page_hinkley_threshold, ge=0, allow_inf_nan=False
+    )
+    page_hinkley_alpha: float = Field(_RIVER_DEFAULTS.page_hinkley_alpha, gt=0, le=1)
+    ddm_warm_start: int = Field(1_000, ge=0)  # not river's 30: see the docstring
+    ddm_drift_threshold: float = Field(
+        _RIVER_DEFAULTS.ddm_drift_threshold, ge=0, allow_inf_nan=False
+    )
 
     def detector_settings(self) -> DetectorSettings:
         return DetectorSettings(**self.model_dump())

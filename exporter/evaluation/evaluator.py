@@ -24,7 +24,7 @@ from exporter.settings import DriftSettings, LabelSettings
 from exporter.stats import adjust_pvalues, chi2, compare_ecdfs, jensen_shannon, psi
 from exporter.stats.distance import in_reference_stds
 from exporter.stats.estimation import estimated_accuracy, estimated_roc_auc
-from exporter.truth.groundtruth import performance_metrics
+from exporter.truth.performance import performance_metrics
 from exporter.window.profile import (
     CategoricalProfile,
     ColumnProfile,

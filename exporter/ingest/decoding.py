@@ -22,7 +22,7 @@ import msgspec
 import orjson
 
 from exporter.errors import InputTooLarge, InvalidInput, MalformedInput, UnsupportedMediaType
-from exporter.ingest.absent import ABSENT
+from exporter.ingest.values import ABSENT
 from exporter.settings import FeatureKind
 
 JSON = "application/json"

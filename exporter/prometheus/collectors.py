@@ -29,7 +29,8 @@ from exporter import __version__
 from exporter.errors import REJECT_REASONS, RejectReason
 from exporter.evaluation.evaluator import ColumnReport, EvaluationReport
 from exporter.truth.concept import DETECTORS
-from exporter.truth.groundtruth import LATENCY_BUCKETS_SECONDS, PERFORMANCE_METRICS
+from exporter.truth.latency import LATENCY_BUCKETS_SECONDS
+from exporter.truth.performance import PERFORMANCE_METRICS
 from exporter.window.counters import INVALID_REASONS
 
 if TYPE_CHECKING:

@@ -249,9 +249,25 @@ def estimated_roc_auc(calibration: Calibration, scores: ArrayLike) -> float:
     window = _as_window(scores)
     p = calibrate(calibration, window)
     q = 1.0 - p
-    pairs = float(p.sum()) * float(q.sum()) - float(np.dot(p, q))
+    pairs = _expected_pairs(p, q)
     if pairs <= 0.0:
         return math.nan
+    return min(max(_expected_ordered_pairs(window, p, q) / pairs, 0.0), 1.0)
+
+
+def _expected_pairs(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
+    r"""Expected positive-negative pairs of distinct records, :math:`\sum_{i \ne j} p_i q_j`."""
+    return float(p.sum()) * float(q.sum()) - float(np.dot(p, q))
+
+
+def _expected_ordered_pairs(
+    window: NDArray[np.float64], p: NDArray[np.float64], q: NDArray[np.float64]
+) -> float:
+    r""":math:`\sum_{i \ne j} p_i q_j H(s_i - s_j)` from one sort of the scores ``window``.
+
+    Within a run of tied scores every pair of distinct records counts 1/2; across runs, a
+    record's :math:`p` meets the :math:`q` of every record in the runs below it.
+    """
     order = np.argsort(window, kind="stable")
     sorted_scores = window[order]
     # Runs of tied scores: sums of p, q and p q per run, and q summed over earlier runs.
@@ -260,5 +276,4 @@ def estimated_roc_auc(calibration: Calibration, scores: ArrayLike) -> float:
     q_run = np.add.reduceat(q[order], starts)
     pq_run = np.add.reduceat((p * q)[order], starts)
     q_below = np.cumsum(q_run) - q_run
-    ordered = float(np.dot(p_run, q_below)) + 0.5 * float((p_run * q_run - pq_run).sum())
-    return min(max(ordered / pairs, 0.0), 1.0)
+    return float(np.dot(p_run, q_below)) + 0.5 * float((p_run * q_run - pq_run).sum())

@@ -3,7 +3,9 @@
 Labels arrive hours after predictions, matched by a caller-chosen record ``id``. The sidecar
 remembers each identified prediction until its label arrives, the prediction ages out, or
 newer predictions push it out; a label joins at most once. Everything is bounded and every
-drop is counted, so memory stays predictable and nothing vanishes silently.
+call returns what it dropped, so memory stays predictable and nothing vanishes silently. The
+buffer keeps no running totals: the caller adds the returned counts to the model's counters
+(exporter.window.counters.ModelCounters), the one place they are kept and exported.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ class JoinResult(NamedTuple):
     unmatched: int
     """Labels in the batch with no remembered prediction (never seen, expired, evicted,
     already joined, or repeated within the batch)."""
+    expired: int
+    """Entries dropped for age before matching (0 when the caller ran :meth:`expire` at
+    the same ``now`` first)."""
 
 
 class _Entry(NamedTuple):
@@ -47,12 +52,12 @@ class LabelJoinBuffer:
     ``max_entries * (id + prediction + score + ~170 bytes)``, the last being the ordered-dict
     slot and the entry tuple (measured with tracemalloc: 163 bytes). With 36-character UUID
     ids (85 bytes), float predictions and scores (24 bytes each) that is about 0.3 kB per
-    entry, 30 MB at 100,000. When full,
-    the oldest entry is evicted and counted in :attr:`evicted`; entries older than
-    ``max_age_seconds`` are dropped by :meth:`expire` (also run by :meth:`join`) and counted
-    in :attr:`expired`. Timestamps are the caller's ``now``; one earlier than the newest seen
-    is raised to it, so age order survives a clock step back. Not thread-safe: the caller
-    holds the store's lock.
+    entry, 30 MB at 100,000. When full, the oldest entry is evicted, counted in what
+    :meth:`remember` returns; entries older than ``max_age_seconds`` are dropped by
+    :meth:`expire`, counted in what it returns (or in :attr:`JoinResult.expired` when
+    :meth:`join` ran it). Timestamps are the caller's ``now``; one earlier than the newest
+    seen is raised to it, so age order survives a clock step back. Not thread-safe: the
+    caller holds the store's lock.
 
     Parameters
     ----------
@@ -67,10 +72,10 @@ class LabelJoinBuffer:
     >>> buffer.remember(["a", "b", None, "c"], [1, 0, 1, 1], None, now=0.0)  # "a" evicted
     1
     >>> result = buffer.join(["c", "a", "c"], now=60.0)
-    >>> result.positions, result.predictions, result.unmatched
-    ([0], [1], 2)
-    >>> len(buffer), buffer.evicted, buffer.matched, buffer.unmatched
-    (1, 1, 1, 2)
+    >>> result.positions, result.predictions, result.unmatched, result.expired
+    ([0], [1], 2, 0)
+    >>> len(buffer)
+    1
     """
 
     def __init__(self, max_entries: int, max_age_seconds: float) -> None:
@@ -84,14 +89,6 @@ class LabelJoinBuffer:
         self.max_age_seconds = max_age_seconds
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._latest = -math.inf
-        self.evicted = 0
-        """Entries dropped because the buffer was full; only ever increases."""
-        self.expired = 0
-        """Entries dropped for age; only ever increases."""
-        self.matched = 0
-        """Labels joined to a prediction; only ever increases."""
-        self.unmatched = 0
-        """Labels with no prediction to join; only ever increases."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -165,7 +162,6 @@ class LabelJoinBuffer:
             if len(entries) > self.max_entries:
                 entries.popitem(last=False)
                 evicted += 1
-        self.evicted += evicted
         return evicted
 
     def expire(self, now: float) -> int:
@@ -185,7 +181,6 @@ class LabelJoinBuffer:
                 break
             entries.popitem(last=False)
             dropped += 1
-        self.expired += dropped
         return dropped
 
     def join(self, ids: Sequence[str], now: float) -> JoinResult:
@@ -205,9 +200,9 @@ class LabelJoinBuffer:
         Returns
         -------
         JoinResult
-            ``(positions, predictions, scores, unmatched)``.
+            ``(positions, predictions, scores, unmatched, expired)``.
         """
-        self.expire(now)
+        expired = self.expire(now)
         entries = self._entries
         positions: list[int] = []
         predictions: list[Any] = []
@@ -219,7 +214,4 @@ class LabelJoinBuffer:
             positions.append(position)
             predictions.append(entry.prediction)
             scores.append(entry.score)
-        unmatched = len(ids) - len(positions)
-        self.matched += len(positions)
-        self.unmatched += unmatched
-        return JoinResult(positions, predictions, scores, unmatched)
+        return JoinResult(positions, predictions, scores, len(ids) - len(positions), expired)

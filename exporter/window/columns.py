@@ -14,11 +14,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.ingest.absent import ABSENT
+from exporter.ingest.values import ABSENT, boolean_key, category_key
 from exporter.stats.binning import bin_index
 
 _NUMBER_TYPES = frozenset({int, float})
-_BOOLEAN_WORDS = {"true": "true", "false": "false"}
 
 
 class NumericColumn(NamedTuple):
@@ -66,38 +65,6 @@ def numeric_column(raw: Sequence[Any]) -> NumericColumn:
         else:
             mismatched += 1
     return NumericColumn(np.array(kept, dtype=np.float64), missing, nan, mismatched)
-
-
-def category_key(value: Any) -> str | None:
-    """The string a value is counted under as a category; None for lists, objects and NaN.
-
-    Numbers and booleans are spelled as JSON would spell them, so `1`, `1.0` and `"1"` meet in one
-    category and `true` becomes `"true"`.
-    """
-    kind = type(value)
-    if kind is str:
-        return value  # type: ignore[no-any-return]
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return str(value)
-    if kind is float:
-        if not math.isfinite(value):
-            return None
-        return str(int(value)) if value.is_integer() else repr(value)
-    return None
-
-
-def boolean_key(value: Any) -> str | None:
-    """`"true"`/`"false"` for booleans, 0/1 and the words true/false in any case; else None."""
-    kind = type(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int and value in (0, 1):
-        return "true" if value else "false"
-    if kind is str:
-        return _BOOLEAN_WORDS.get(value.strip().lower())
-    return None
 
 
 def categorical_column(raw: Sequence[Any], *, boolean: bool = False) -> CategoricalColumn:

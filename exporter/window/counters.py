@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exporter.truth.concept import DETECTORS
-from exporter.truth.groundtruth import LatencyHistogram
+from exporter.truth.latency import LatencyHistogram
 
 #: The fixed reasons behind drift_invalid_values_total{reason}.
 INVALID_REASONS = (

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.ingest.absent import ABSENT
 from exporter.ingest.decoding import PredictionBatch
+from exporter.ingest.values import ABSENT
 from exporter.window.columns import (
     EXTRA_CODES,
     MISMATCH_OFFSET,

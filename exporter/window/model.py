@@ -25,7 +25,8 @@ import numpy as np
 from exporter.ingest.decoding import LabelBatch, PredictionBatch
 from exporter.settings import FeatureKind, Settings
 from exporter.truth.concept import DETECTORS, ErrorStreamMonitor
-from exporter.truth.groundtruth import GroundTruth, JoinCounts, TaskSpec, resolve_task
+from exporter.truth.groundtruth import GroundTruth, JoinCounts
+from exporter.truth.task import TaskSpec, resolve_task
 from exporter.window.counters import INVALID_REASONS, ModelCounters
 from exporter.window.encoding import PreparedBatch
 from exporter.window.profile import NumericProfile, ReferenceProfile

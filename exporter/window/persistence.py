@@ -38,12 +38,9 @@ from exporter.errors import InvalidName, UnknownModel
 from exporter.ingest.names import check_feature_name, check_model_name
 from exporter.stats.estimation import Calibration
 from exporter.truth.concept import DETECTORS
-from exporter.truth.groundtruth import (
-    PERFORMANCE_METRICS,
-    LatencyHistogram,
-    ReferencePerformance,
-    TaskSpec,
-)
+from exporter.truth.latency import LatencyHistogram
+from exporter.truth.performance import PERFORMANCE_METRICS, ReferencePerformance
+from exporter.truth.task import TaskSpec
 from exporter.window.counters import INVALID_REASONS, ModelCounters
 from exporter.window.profile import (
     PREDICTION,

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from exporter.ingest.values import ABSENT
 from exporter.settings import FeatureKind, ModelSettings, ReferenceSettings
 from exporter.stats.binning import bin_counts, quantile_edges
-from exporter.truth.groundtruth import ReferencePerformance, reference_performance
+from exporter.truth.performance import ReferencePerformance, reference_performance
 from exporter.window.columns import (
-    ABSENT,
     MISMATCH_OFFSET,
     categorical_column,
     category_codes,

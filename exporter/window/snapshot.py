@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.truth.groundtruth import TaskSpec
+from exporter.truth.task import TaskSpec
 from exporter.window.counters import ModelCounters
 from exporter.window.profile import ReferenceProfile
 

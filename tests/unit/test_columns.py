@@ -8,14 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from exporter.window.columns import (
-    ABSENT,
-    boolean_key,
-    categorical_column,
-    category_codes,
-    category_key,
-    numeric_column,
-)
+from exporter.ingest.values import ABSENT, boolean_key, category_key
+from exporter.window.columns import categorical_column, category_codes, numeric_column
 
 # numeric_column
 

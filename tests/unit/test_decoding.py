@@ -21,8 +21,8 @@ from exporter.ingest.decoding import (
     decode_reference,
     media_type,
 )
+from exporter.ingest.values import ABSENT
 from exporter.settings import FeatureKind
-from exporter.window.columns import ABSENT
 
 ALL = (JSON, NDJSON, CSV)
 # 2026-11-23T10:00:00Z as epoch seconds, from calendar.timegm (independent of datetime parsing).

@@ -10,18 +10,10 @@ import pytest
 from sklearn import metrics as skm
 
 from exporter.settings import LabelSettings, ModelSettings
-from exporter.truth.groundtruth import (
-    LATENCY_BUCKETS_SECONDS,
-    GroundTruth,
-    LatencyHistogram,
-    TaskSpec,
-    class_key,
-    encode_pairs,
-    pair_errors,
-    performance_metrics,
-    reference_performance,
-    resolve_task,
-)
+from exporter.truth.groundtruth import GroundTruth
+from exporter.truth.latency import LATENCY_BUCKETS_SECONDS, LatencyHistogram
+from exporter.truth.performance import performance_metrics, reference_performance
+from exporter.truth.task import TaskSpec, class_key, encode_pairs, pair_errors, resolve_task
 
 SCORED = TaskSpec("classification", scored=True)
 UNSCORED = TaskSpec("classification")

@@ -22,7 +22,7 @@ from exporter.prometheus.collectors import (
 )
 from exporter.prometheus.compression import DeflatedText
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
-from exporter.truth.groundtruth import PERFORMANCE_METRICS
+from exporter.truth.performance import PERFORMANCE_METRICS
 from exporter.window.model import ModelWindow
 from exporter.window.profile import build_profile
 

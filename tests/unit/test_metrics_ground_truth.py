@@ -17,7 +17,7 @@ from exporter.ingest.decoding import LabelBatch, PredictionBatch
 from exporter.prometheus.board import render
 from exporter.prometheus.collectors import LiveCollector, RejectionCounter
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
-from exporter.truth.groundtruth import LATENCY_BUCKETS_SECONDS
+from exporter.truth.latency import LATENCY_BUCKETS_SECONDS
 from exporter.window.profile import build_profile
 from exporter.window.store import WindowStore
 

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from exporter.ingest.values import ABSENT
 from exporter.settings import FeatureKind, ReferenceSettings
 from exporter.stats.binning import bin_counts
-from exporter.window.columns import ABSENT
 from exporter.window.profile import (
     CategoricalProfile,
     NumericProfile,

@@ -9,7 +9,7 @@ import pytest
 
 from exporter.ingest.decoding import LabelBatch, PredictionBatch
 from exporter.settings import ReferenceSettings, Settings
-from exporter.truth.groundtruth import TaskSpec
+from exporter.truth.task import TaskSpec
 from exporter.window.model import ModelWindow
 from exporter.window.profile import ReferenceProfile, build_profile
 

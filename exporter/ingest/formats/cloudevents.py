@@ -189,6 +189,33 @@ def response_predictions(
     )
 
 
+def _convert_half(
+    event: InferenceEvent,
+    feature_names: Sequence[str] | None,
+    output_name: str | None,
+    output_index: int | None,
+    max_records: int | None,
+) -> tuple[list[dict[str, Any]] | None, list[Any] | None]:
+    """`(features, None)` of a request or `(None, predictions)` of a response, size-checked.
+
+    Raises InvalidInput for a payload that cannot be converted and InputTooLarge (413) for a
+    half with more than `max_records` rows.
+    """
+    features: list[dict[str, Any]] | None = None
+    predictions: list[Any] | None = None
+    if event.kind == "request":
+        features = request_features(event.data, feature_names)
+        rows = len(features)
+    else:
+        predictions = response_predictions(event.data, output_name, output_index)
+        rows = len(predictions)
+    if max_records is not None and rows > max_records:
+        raise InputTooLarge(
+            f"{rows} records exceed limits.max_records_per_request ({max_records})", "body"
+        )
+    return features, predictions
+
+
 class JoinerStats(NamedTuple):
     """What the joiner holds and has done; all but `pending` and `pending_bytes` only grow.
 
@@ -270,59 +297,75 @@ class CloudEventJoiner:
         halves disagree on the number of rows, and (413) for a half with more than
         `max_records` rows; the buffer is then left as it was.
         """
-        if event.kind == "request":
-            converted = request_features(event.data, feature_names)
-            features: list[dict[str, Any]] | None = converted
-            predictions: list[Any] | None = None
-            rows = len(converted)
-        else:
-            features = None
-            predictions = response_predictions(event.data, output_name, output_index)
-            rows = len(predictions)
-        if max_records is not None and rows > max_records:
-            raise InputTooLarge(
-                f"{rows} records exceed limits.max_records_per_request ({max_records})", "body"
-            )
+        features, predictions = _convert_half(
+            event, feature_names, output_name, output_index, max_records
+        )
         key = (event.service, event.component, event.id)
         with self._lock:
             now = self._clock()
             self._expire(now)
-            waiting = self._pending.get(key)
-            if waiting is not None:
-                have_features = features if features is not None else waiting.features
-                have_predictions = predictions if predictions is not None else waiting.predictions
-                if have_features is not None and have_predictions is not None:
-                    stamp = event.time if event.kind == "request" else waiting.time
-                    records = pair(
-                        have_features,
-                        have_predictions,
-                        row_ids(event.id, len(have_features)),
-                        "body",
-                        timestamp=stamp,
-                    )
-                    self._remove(key)
-                    self._paired += 1
-                    return event.service, records
-                self._replaced += 1
-                self._remove(key)
-            if event.size > self.max_pending_bytes:
-                self._evicted += 1  # holding it would empty the buffer and still overflow
-                return None
-            self._pending[key] = _Pending(
-                arrived_at=now,
-                time=event.time if event.kind == "request" else None,
-                size=event.size,
-                features=features,
-                predictions=predictions,
-            )
-            self._pending_bytes += event.size
-            while (
-                len(self._pending) > self.max_pending
-                or self._pending_bytes > self.max_pending_bytes
-            ):
-                self._pending_bytes -= self._pending.popitem(last=False)[1].size
-                self._evicted += 1
+            records = self._complete(key, event, features, predictions)
+            if records is not None:
+                return event.service, records
+            self._hold(key, event, now, features, predictions)
             return None
+
+    def _complete(
+        self,
+        key: tuple[str, str, str],
+        event: InferenceEvent,
+        features: list[dict[str, Any]] | None,
+        predictions: list[Any] | None,
+    ) -> list[Record] | None:
+        """The records of the pair `event` completes, else None; holds the lock.
+
+        A waiting half of the same kind is dropped (counted as replaced): the newer one wins.
+        Raises InvalidInput, leaving the buffer as it was, when the halves disagree on rows.
+        """
+        waiting = self._pending.get(key)
+        if waiting is None:
+            return None
+        have_features = features if features is not None else waiting.features
+        have_predictions = predictions if predictions is not None else waiting.predictions
+        if have_features is None or have_predictions is None:
+            self._replaced += 1
+            self._remove(key)
+            return None
+        stamp = event.time if event.kind == "request" else waiting.time
+        records = pair(
+            have_features,
+            have_predictions,
+            row_ids(event.id, len(have_features)),
+            "body",
+            timestamp=stamp,
+        )
+        self._remove(key)
+        self._paired += 1
+        return records
+
+    def _hold(
+        self,
+        key: tuple[str, str, str],
+        event: InferenceEvent,
+        now: float,
+        features: list[dict[str, Any]] | None,
+        predictions: list[Any] | None,
+    ) -> None:
+        """Keep a half for its partner, evicting the oldest to stay in bounds; holds the lock."""
+        if event.size > self.max_pending_bytes:
+            self._evicted += 1  # holding it would empty the buffer and still overflow
+            return
+        self._pending[key] = _Pending(
+            arrived_at=now,
+            time=event.time if event.kind == "request" else None,
+            size=event.size,
+            features=features,
+            predictions=predictions,
+        )
+        self._pending_bytes += event.size
+        while len(self._pending) > self.max_pending or self._pending_bytes > self.max_pending_bytes:
+            self._pending_bytes -= self._pending.popitem(last=False)[1].size
+            self._evicted += 1
 
     def stats(self) -> JoinerStats:
         with self._lock:

@@ -1,0 +1,107 @@
+"""Realised performance of encoded pairs, and the reference's, computed once per upload."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from exporter.settings import FeatureKind, ModelSettings
+from exporter.stats.classification import classification_metrics
+from exporter.stats.estimation import Calibration, fit_calibration
+from exporter.stats.regression import regression_metrics
+from exporter.truth.task import TaskSpec, encode_pairs, pair_arrays, resolve_task
+
+#: Realised-performance metrics, in exposition order; a model gets those of its task.
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+REGRESSION_METRICS = ("mae", "mse", "rmse", "mape")
+PERFORMANCE_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
+
+
+def performance_metrics(
+    spec: TaskSpec, truth: Sequence[Any], predicted: Sequence[Any]
+) -> dict[str, float]:
+    """The realised metrics of encoded pairs (exporter.stats.performance), undefined ones left out.
+
+    Scored classifiers get ROC AUC from the scores, and log loss when every score is a
+    probability (in [0, 1]). Unscored classifiers get neither. A configured positive class
+    applies to two-class windows; with more classes the metrics are macro averages.
+    """
+    if not truth:
+        return {}
+    y_true, y_pred = pair_arrays(spec, truth, predicted)
+    values: Mapping[str, float | int | None]
+    if spec.task == "regression":
+        values = regression_metrics(y_true, y_pred)._asdict()
+    elif spec.scored:
+        scores = y_pred
+        probabilities = scores if bool(((scores >= 0.0) & (scores <= 1.0)).all()) else None
+        values = classification_metrics(
+            y_true,
+            (scores >= spec.threshold).astype(np.float64),
+            scores=scores,
+            probabilities=probabilities,
+            classes=[0.0, 1.0],
+            positive=1.0,
+        )._asdict()
+    else:
+        try:
+            values = classification_metrics(y_true, y_pred, positive=spec.positive)._asdict()
+        except ValueError:  # a configured positive class, but more than two classes
+            values = classification_metrics(y_true, y_pred)._asdict()
+    return {
+        name: float(value)
+        for name, value in values.items()
+        if name in PERFORMANCE_METRICS and value is not None and math.isfinite(value)
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class ReferencePerformance:
+    """The reference's realised metrics and, for scored classifiers, the score calibration.
+
+    Computed once per reference upload from the reference's own predictions and labels; the
+    baseline the live metrics are compared with, and the map the label-free estimates use.
+    """
+
+    spec: TaskSpec
+    labels: int
+    """Usable (prediction, label) pairs in the reference."""
+    metrics: Mapping[str, float]
+    calibration: Calibration | None
+    """Isotonic map score -> P(positive) (scored classifiers with both classes labelled)."""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            **self.spec.to_dict(),
+            "labels": self.labels,
+            "metrics": dict(self.metrics),
+            "calibrated": self.calibration is not None,
+        }
+
+
+def reference_performance(
+    declared: ModelSettings,
+    prediction_kind: FeatureKind | None,
+    predictions: Sequence[Any] | None,
+    labels: Sequence[Any] | None,
+) -> ReferencePerformance | None:
+    """The reference's performance, or None unless it has both predictions and labels."""
+    if predictions is None or labels is None:
+        return None
+    spec = resolve_task(declared, prediction_kind, predictions, labels)
+    if spec is None:
+        return None
+    pairs = encode_pairs(spec, predictions, labels)
+    calibration = None
+    if spec.scored and len(set(pairs.truth)) == 2:
+        calibration = fit_calibration(pairs.predicted, pairs.truth)
+    return ReferencePerformance(
+        spec=spec,
+        labels=len(pairs.truth),
+        metrics=performance_metrics(spec, pairs.truth, pairs.predicted),
+        calibration=calibration,
+    )
