@@ -25,8 +25,6 @@ class JoinResult(NamedTuple):
     """Index in the label batch of each matched label, ascending."""
     predictions: list[Any]
     """The remembered prediction for each matched label, aligned with ``positions``."""
-    scores: list[float | None]
-    """The remembered score for each matched label (``None`` if none was sent)."""
     unmatched: int
     """Labels in the batch with no remembered prediction (never seen, expired, evicted,
     already joined, or repeated within the batch)."""
@@ -37,21 +35,20 @@ class JoinResult(NamedTuple):
 
 class _Entry(NamedTuple):
     prediction: Any
-    score: float | None
     remembered_at: float
 
 
 class LabelJoinBuffer:
     """Predictions awaiting their labels, bounded by count and by age.
 
-    An ``OrderedDict`` from id to (prediction, score, time) whose insertion order is age
+    An ``OrderedDict`` from id to (prediction, time) whose insertion order is age
     order: eviction and expiry pop from the old end and a repeated id moves to the new end,
     each O(1) per entry; a lookup is one hash.
 
     Bound: at most ``max_entries`` entries, so memory is about
-    ``max_entries * (id + prediction + score + ~170 bytes)``, the last being the ordered-dict
+    ``max_entries * (id + prediction + ~170 bytes)``, the last being the ordered-dict
     slot and the entry tuple (measured with tracemalloc: 163 bytes). With 36-character UUID
-    ids (85 bytes), float predictions and scores (24 bytes each) that is about 0.3 kB per
+    ids (85 bytes) and float predictions (24 bytes) that is about 0.3 kB per
     entry, 30 MB at 100,000. When full, the oldest entry is evicted, counted in what
     :meth:`remember` returns; entries older than ``max_age_seconds`` are dropped by
     :meth:`expire`, counted in what it returns (or in :attr:`JoinResult.expired` when
@@ -69,7 +66,7 @@ class LabelJoinBuffer:
     Examples
     --------
     >>> buffer = LabelJoinBuffer(max_entries=2, max_age_seconds=3600.0)
-    >>> buffer.remember(["a", "b", None, "c"], [1, 0, 1, 1], None, now=0.0)  # "a" evicted
+    >>> buffer.remember(["a", "b", None, "c"], [1, 0, 1, 1], now=0.0)  # "a" evicted
     1
     >>> result = buffer.join(["c", "a", "c"], now=60.0)
     >>> result.positions, result.predictions, result.unmatched, result.expired
@@ -93,8 +90,8 @@ class LabelJoinBuffer:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def entries(self) -> list[tuple[str, Any, float | None, float]]:
-        """Every waiting entry as (id, prediction, score, remembered at), oldest first.
+    def entries(self) -> list[tuple[str, Any, float]]:
+        """Every waiting entry as (id, prediction, remembered at), oldest first.
 
         For snapshots: :meth:`remember` of these, in order and each at its own time, rebuilds
         an equal buffer.
@@ -109,7 +106,6 @@ class LabelJoinBuffer:
         self,
         ids: Sequence[str | None],
         predictions: Sequence[Any],
-        scores: Sequence[float | None] | None,
         now: float,
     ) -> int:
         """Remember the predictions that carry an id, newest last.
@@ -124,8 +120,6 @@ class LabelJoinBuffer:
             One id per prediction.
         predictions : sequence
             The predictions, aligned with ``ids``.
-        scores : sequence of float or None, optional
-            Scores aligned with ``ids``, or ``None`` for no scores.
         now : float
             Wall-clock seconds.
 
@@ -137,17 +131,12 @@ class LabelJoinBuffer:
         Raises
         ------
         ValueError
-            If ``predictions`` or ``scores`` differ in length from ``ids``; nothing is
-            remembered then.
+            If ``predictions`` differ in length from ``ids``; nothing is remembered then.
         """
         if len(predictions) != len(ids):
             raise ValueError(
                 f"ids and predictions must have the same length, "
                 f"got {len(ids)} and {len(predictions)}"
-            )
-        if scores is not None and len(scores) != len(ids):
-            raise ValueError(
-                f"ids and scores must have the same length, got {len(ids)} and {len(scores)}"
             )
         stamp = self._stamp(now)
         entries = self._entries
@@ -155,10 +144,9 @@ class LabelJoinBuffer:
         for position, record_id in enumerate(ids):
             if record_id is None:
                 continue
-            score = None if scores is None else scores[position]
             if record_id in entries:
                 entries.move_to_end(record_id)
-            entries[record_id] = _Entry(predictions[position], score, stamp)
+            entries[record_id] = _Entry(predictions[position], stamp)
             if len(entries) > self.max_entries:
                 entries.popitem(last=False)
                 evicted += 1
@@ -200,18 +188,16 @@ class LabelJoinBuffer:
         Returns
         -------
         JoinResult
-            ``(positions, predictions, scores, unmatched, expired)``.
+            ``(positions, predictions, unmatched, expired)``.
         """
         expired = self.expire(now)
         entries = self._entries
         positions: list[int] = []
         predictions: list[Any] = []
-        scores: list[float | None] = []
         for position, record_id in enumerate(ids):
             entry = entries.pop(record_id, None)
             if entry is None:
                 continue
             positions.append(position)
             predictions.append(entry.prediction)
-            scores.append(entry.score)
-        return JoinResult(positions, predictions, scores, len(ids) - len(positions), expired)
+        return JoinResult(positions, predictions, len(ids) - len(positions), expired)

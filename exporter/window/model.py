@@ -222,11 +222,11 @@ class ModelWindow:
         ids, labels = batch.ids, batch.labels
         if labels is None:
             if ids.count(None) != len(ids):
-                counters.labels_expired += truth.buffer.remember(ids, batch.predictions, None, now)
+                counters.labels_expired += truth.buffer.remember(ids, batch.predictions, now)
             return
         waiting = [key if label is None else None for key, label in zip(ids, labels, strict=True)]
         if waiting.count(None) != len(waiting):
-            counters.labels_expired += truth.buffer.remember(waiting, batch.predictions, None, now)
+            counters.labels_expired += truth.buffer.remember(waiting, batch.predictions, now)
         labelled = [i for i, label in enumerate(labels) if label is not None]
         counters.labels += len(labelled)
         counters.labels_matched += len(labelled)
@@ -280,7 +280,7 @@ class ModelWindow:
                     spec=truth.spec,
                     truth=list(truth.truth),
                     predicted=list(truth.predicted),
-                    pending=[(key, p, at) for key, p, _, at in truth.buffer.entries()],
+                    pending=truth.buffer.entries(),
                 ),
             )
 
@@ -322,7 +322,7 @@ class ModelWindow:
                 while stop < len(pending) and pending[stop][2] == stamp:
                     stop += 1
                 run = pending[start:stop]
-                truth.buffer.remember([p[0] for p in run], [p[1] for p in run], None, stamp)
+                truth.buffer.remember([p[0] for p in run], [p[1] for p in run], stamp)
                 start = stop
 
     def _current_slice(self, now: float) -> WindowSlice:

@@ -407,4 +407,5 @@ def test_the_openapi_document_describes_the_labels_route(client: TestClient) -> 
     assert {"application/json", "application/x-ndjson"} <= set(content)
     predictions = document["paths"]["/v1/models/{model}/predictions"]["post"]["requestBody"]
     schema = predictions["content"]["application/json"]["schema"]
-    assert {"label", "latency_seconds"} <= set(schema["$defs"]["PredictionRecord"]["properties"])
+    record = schema["properties"]["records"]["items"]  # inlined: no $defs (ReDoc)
+    assert {"label", "latency_seconds"} <= set(record["properties"])

@@ -27,8 +27,8 @@ def test_a_full_buffer_evicts_the_oldest_entries_first_and_counts_them(
     fake_clock: FakeClock,
 ) -> None:
     buffer = LabelJoinBuffer(max_entries=3, max_age_seconds=HOUR)
-    assert buffer.remember(_ids(0, 3), [0, 1, 2], None, fake_clock()) == 0
-    assert buffer.remember(_ids(3, 5), [3, 4], None, fake_clock()) == 2
+    assert buffer.remember(_ids(0, 3), [0, 1, 2], fake_clock()) == 0
+    assert buffer.remember(_ids(3, 5), [3, 4], fake_clock()) == 2
     assert len(buffer) == 3
     result = buffer.join(["id-0", "id-1", "id-2", "id-3", "id-4"], fake_clock())
     assert result.positions == [2, 3, 4]  # id-0 and id-1 were the oldest
@@ -42,7 +42,7 @@ def test_a_stream_of_a_million_ids_never_holds_more_than_max_entries(
     buffer = LabelJoinBuffer(max_entries=10_000, max_age_seconds=HOUR)
     largest = evicted = 0
     for start in range(0, 1_000_000, 5_000):
-        evicted += buffer.remember(_ids(start, start + 5_000), [0] * 5_000, None, fake_clock())
+        evicted += buffer.remember(_ids(start, start + 5_000), [0] * 5_000, fake_clock())
         largest = max(largest, len(buffer))
         fake_clock.advance(1.0)
     assert largest == len(buffer) == 10_000
@@ -54,9 +54,9 @@ def test_a_stream_of_a_million_ids_never_holds_more_than_max_entries(
 
 def test_expire_drops_only_entries_older_than_max_age(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=100, max_age_seconds=HOUR)
-    buffer.remember(_ids(0, 3), [0, 0, 0], None, fake_clock())
+    buffer.remember(_ids(0, 3), [0, 0, 0], fake_clock())
     fake_clock.advance(0.5 * HOUR)
-    buffer.remember(_ids(3, 5), [1, 1], None, fake_clock())
+    buffer.remember(_ids(3, 5), [1, 1], fake_clock())
     fake_clock.advance(0.5 * HOUR)
     assert buffer.expire(fake_clock()) == 0  # the first batch is exactly max_age old: kept
     fake_clock.advance(1.0)
@@ -71,7 +71,7 @@ def test_expire_drops_only_entries_older_than_max_age(fake_clock: FakeClock) -> 
 
 def test_a_label_that_arrives_after_max_age_does_not_join(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=100, max_age_seconds=HOUR)
-    buffer.remember(["late", "early"], ["yes", "no"], None, fake_clock())
+    buffer.remember(["late", "early"], ["yes", "no"], fake_clock())
     fake_clock.advance(0.25 * HOUR)
     early = buffer.join(["early"], fake_clock())
     assert early.predictions == ["no"]
@@ -88,9 +88,9 @@ def test_a_label_that_arrives_after_max_age_does_not_join(fake_clock: FakeClock)
 
 def test_a_clock_step_back_does_not_break_age_order(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=100, max_age_seconds=HOUR)
-    buffer.remember(["a"], [1], None, fake_clock())
+    buffer.remember(["a"], [1], fake_clock())
     fake_clock.advance(-60.0)  # NTP steps the wall clock back a minute
-    buffer.remember(["b"], [2], None, fake_clock())  # stamped as "a", not earlier
+    buffer.remember(["b"], [2], fake_clock())  # stamped as "a", not earlier
     fake_clock.advance(HOUR + 61.0)
     assert buffer.expire(fake_clock()) == 2
 
@@ -100,22 +100,21 @@ def test_a_clock_step_back_does_not_break_age_order(fake_clock: FakeClock) -> No
 
 def test_a_repeated_id_overwrites_and_becomes_the_newest(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=2, max_age_seconds=HOUR)
-    buffer.remember(["a", "b"], ["old", "b"], [0.1, 0.2], fake_clock())
+    buffer.remember(["a", "b"], ["old", "b"], fake_clock())
     fake_clock.advance(10.0)
-    assert buffer.remember(["a"], ["new"], [0.9], fake_clock()) == 0  # no growth
+    assert buffer.remember(["a"], ["new"], fake_clock()) == 0  # no growth
     assert len(buffer) == 2
-    assert buffer.remember(["c"], ["c"], [0.3], fake_clock()) == 1  # evicts "b", not "a"
+    assert buffer.remember(["c"], ["c"], fake_clock()) == 1  # evicts "b", not "a"
     result = buffer.join(["a", "b", "c"], fake_clock())
     assert result.positions == [0, 2]
     assert result.predictions == ["new", "c"]
-    assert result.scores == [0.9, 0.3]
 
 
 def test_overwriting_restarts_the_age_of_an_entry(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=10, max_age_seconds=HOUR)
-    buffer.remember(["a", "b"], [1, 2], None, fake_clock())
+    buffer.remember(["a", "b"], [1, 2], fake_clock())
     fake_clock.advance(0.75 * HOUR)
-    buffer.remember(["a"], [3], None, fake_clock())
+    buffer.remember(["a"], [3], fake_clock())
     fake_clock.advance(0.5 * HOUR)
     assert buffer.expire(fake_clock()) == 1  # only "b"
     assert buffer.join(["a"], fake_clock()).predictions == [3]
@@ -123,11 +122,11 @@ def test_overwriting_restarts_the_age_of_an_entry(fake_clock: FakeClock) -> None
 
 def test_a_label_joins_once(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=10, max_age_seconds=HOUR)
-    buffer.remember(["a", "b"], [1, 0], [0.8, 0.3], fake_clock())
+    buffer.remember(["a", "b"], [1, 0], fake_clock())
     first = buffer.join(["a", "a"], fake_clock())  # a duplicate within the batch
     second = buffer.join(["a", "b"], fake_clock())  # and a repeat in a later batch
     assert (first.positions, first.unmatched) == ([0], 1)
-    assert (second.positions, second.predictions, second.scores) == ([1], [0], [0.3])
+    assert (second.positions, second.predictions) == ([1], [0])
     assert second.unmatched == 1
     matched = len(first.positions) + len(second.positions)
     assert (matched, first.unmatched + second.unmatched, len(buffer)) == (2, 2, 0)
@@ -135,23 +134,17 @@ def test_a_label_joins_once(fake_clock: FakeClock) -> None:
 
 def test_unknown_labels_are_counted_as_unmatched(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=10, max_age_seconds=HOUR)
-    buffer.remember(["a"], [1], None, fake_clock())
+    buffer.remember(["a"], [1], fake_clock())
     result = buffer.join(["x", "a", "y", "z"], fake_clock())
     assert (result.positions, result.unmatched) == ([1], 3)
 
 
 def test_predictions_without_an_id_are_not_remembered(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=10, max_age_seconds=HOUR)
-    buffer.remember([None, "a", None], [1, 2, 3], [0.1, 0.2, 0.3], fake_clock())
+    buffer.remember([None, "a", None], [1, 2, 3], fake_clock())
     assert len(buffer) == 1
     result = buffer.join(["a"], fake_clock())
-    assert (result.predictions, result.scores) == ([2], [0.2])
-
-
-def test_scores_default_to_none(fake_clock: FakeClock) -> None:
-    buffer = LabelJoinBuffer(max_entries=10, max_age_seconds=HOUR)
-    buffer.remember(["a"], ["yes"], None, fake_clock())
-    assert buffer.join(["a"], fake_clock()).scores == [None]
+    assert result.predictions == [2]
 
 
 def test_matched_positions_index_the_label_batch(fake_clock: FakeClock) -> None:
@@ -159,7 +152,7 @@ def test_matched_positions_index_the_label_batch(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=1_000, max_age_seconds=HOUR)
     ids = [f"r{i}" for i in range(1_000)]
     predictions = rng.integers(0, 2, size=1_000).tolist()
-    buffer.remember(ids, predictions, None, fake_clock())
+    buffer.remember(ids, predictions, fake_clock())
     label_ids = [ids[i] if i % 3 else f"unknown{i}" for i in rng.permutation(1_000)]
     result = buffer.join(label_ids, fake_clock())
     for position, prediction in zip(result.positions, result.predictions, strict=True):
@@ -174,9 +167,7 @@ def test_matched_positions_index_the_label_batch(fake_clock: FakeClock) -> None:
 def test_remember_rejects_misaligned_inputs_and_remembers_nothing(fake_clock: FakeClock) -> None:
     buffer = LabelJoinBuffer(max_entries=10, max_age_seconds=HOUR)
     with pytest.raises(ValueError, match="ids and predictions must have the same length"):
-        buffer.remember(["a", "b"], [1], None, fake_clock())
-    with pytest.raises(ValueError, match="ids and scores must have the same length"):
-        buffer.remember(["a", "b"], [1, 2], [0.5], fake_clock())
+        buffer.remember(["a", "b"], [1], fake_clock())
     assert len(buffer) == 0
 
 
