@@ -17,8 +17,9 @@ from exporter.api.deps import BoardDep, ModelName, SettingsDep, StoreDep, read_b
 from exporter.api.events import log_reference_uploaded
 from exporter.api.schemas import ERROR_RESPONSES, ReferenceRequest, json_body
 from exporter.errors import InvalidInput, LimitReached
-from exporter.ingest.decoding import CSV, JSON, ReferenceTable, decode_reference, media_type
+from exporter.ingest.media import CSV, JSON, media_type
 from exporter.ingest.names import check_feature_name
+from exporter.ingest.reference import ReferenceTable, decode_reference
 from exporter.memory import release_freed_memory
 from exporter.settings import Settings
 from exporter.window.profile import ProfileError, ReferenceProfile, build_profile

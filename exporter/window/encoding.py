@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from exporter.ingest.absent import ABSENT
-from exporter.ingest.decoding import PredictionBatch
+from exporter.ingest.records import PredictionBatch
 from exporter.window.columns import (
     EXTRA_CODES,
     MISMATCH_OFFSET,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.settings import FeatureKind, Settings
 from exporter.truth.concept import ErrorStreamMonitor
 from exporter.truth.groundtruth import GroundTruth, JoinCounts, TaskSpec, resolve_task

@@ -20,7 +20,7 @@ from exporter.evaluation.evaluator import (
     evaluate,
     failed_report,
 )
-from exporter.ingest.decoding import PredictionBatch
+from exporter.ingest.records import PredictionBatch
 from exporter.settings import DriftMethod, DriftSettings, ReferenceSettings, Settings
 from exporter.stats import chi2, compare_ecdfs, jensen_shannon, psi, wasserstein_normalized
 from exporter.window.model import ModelWindow

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.evaluation.evaluator import EvaluationReport, evaluate, failed_report
-from exporter.ingest.decoding import PredictionBatch
+from exporter.ingest.records import PredictionBatch
 from exporter.prometheus.board import ReportBoard, render, render_deflated
 from exporter.prometheus.collectors import (
     CONTENT_TYPE,

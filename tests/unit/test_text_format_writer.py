@@ -22,7 +22,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from exporter.evaluation.evaluator import evaluate
-from exporter.ingest.decoding import PredictionBatch
+from exporter.ingest.records import PredictionBatch
 from exporter.prometheus.collectors import DriftCollector, LiveCollector, RejectionCounter
 from exporter.prometheus.text import render_text
 from exporter.settings import Settings
