@@ -27,7 +27,7 @@ from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
 from exporter.errors import REJECT_REASONS, RejectReason
-from exporter.evaluation.evaluator import ColumnReport, EvaluationReport
+from exporter.evaluation.report import ColumnReport, EvaluationReport
 from exporter.truth.concept import DETECTORS
 from exporter.truth.groundtruth import LATENCY_BUCKETS_SECONDS, PERFORMANCE_METRICS
 from exporter.window.counters import INVALID_REASONS

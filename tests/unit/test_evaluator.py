@@ -13,11 +13,13 @@ from scipy import stats as scipy_stats
 from exporter.evaluation.evaluator import (
     CATEGORICAL_STATISTICS,
     NUMERIC_STATISTICS,
+    _decide,
+    evaluate,
+)
+from exporter.evaluation.report import (
     ColumnReport,
     EvaluationReport,
     StatisticResult,
-    _decide,
-    evaluate,
     failed_report,
 )
 from exporter.ingest.records import PredictionBatch

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from exporter.evaluation.evaluator import EvaluationReport, evaluate
+from exporter.evaluation.evaluator import evaluate
+from exporter.evaluation.report import EvaluationReport
 from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.window.model import ModelWindow

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.evaluation.evaluator import EvaluationReport, evaluate, failed_report
+from exporter.evaluation.evaluator import evaluate
+from exporter.evaluation.report import EvaluationReport, failed_report
 from exporter.ingest.records import PredictionBatch
 from exporter.prometheus.board import ReportBoard, render, render_deflated
 from exporter.prometheus.collectors import (

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from exporter.evaluation.evaluator import ColumnReport, EvaluationReport, failed_report
+from exporter.evaluation.report import ColumnReport, EvaluationReport, failed_report
 from exporter.evaluation.transitions import DriftChange, drift_changes, log_drift_changes
-from exporter.prometheus.collectors import ReportBoard
+from exporter.prometheus.board import ReportBoard
 from exporter.settings import DriftSettings
 
 NOW = 1_800_000_000.0
