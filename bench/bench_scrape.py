@@ -27,7 +27,7 @@ the two beats happened to start in (4.4-8.2 ms between identical runs at 250 fix
 scrapes).
 
 Baseline, in this process on reports built the same way: prometheus_client's generate_latest()
-rendering the same drift families on every scrape, from `collectors.DriftCollector` (what
+rendering the same drift families on every scrape, from `drift_families.DriftCollector` (what
 a custom collector does when it renders per scrape). drift-exporter renders them once per
 evaluation (`ReportBoard.publish`) and per scrape renders only the live counters, also timed
 in-process. Target: /metrics p99 <= 5 ms. The load process and the scraper share the
@@ -239,7 +239,8 @@ def in_process_renders(scrapes: int) -> dict[str, Any]:
 
     from exporter.evaluation.evaluator import evaluate
     from exporter.prometheus.board import ReportBoard, evaluation_duration_histogram
-    from exporter.prometheus.collectors import DriftCollector, LiveCollector, RejectionCounter
+    from exporter.prometheus.collectors import LiveCollector, RejectionCounter
+    from exporter.prometheus.drift_families import DriftCollector
     from exporter.prometheus.text import render_text
     from exporter.window.store import WindowStore
 

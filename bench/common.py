@@ -145,7 +145,8 @@ def bench_settings(**overrides: Any) -> Any:
 
 def build_reference_profile(model: str, body: bytes, settings: Any) -> Any:
     """The profile PUT /v1/models/{model}/reference would build from this JSON body."""
-    from exporter.ingest.decoding import JSON, decode_reference
+    from exporter.ingest.media import JSON
+    from exporter.ingest.reference import decode_reference
     from exporter.window.profile import build_profile
 
     table = decode_reference(
@@ -168,7 +169,8 @@ def build_reference_profile(model: str, body: bytes, settings: Any) -> Any:
 
 
 def decode_batch(body: bytes, settings: Any) -> Any:
-    from exporter.ingest.decoding import JSON, decode_predictions
+    from exporter.ingest.media import JSON
+    from exporter.ingest.records import decode_predictions
 
     return decode_predictions(body, JSON, settings.limits.max_records_per_request)
 

@@ -22,7 +22,8 @@ from exporter.api.auth import BearerAuth, load_token
 from exporter.api.errors import domain_error, validation_error
 from exporter.blas import use_one_blas_thread
 from exporter.errors import DomainError
-from exporter.evaluation.evaluator import EvaluationReport, evaluate
+from exporter.evaluation.evaluator import evaluate
+from exporter.evaluation.report import EvaluationReport
 from exporter.evaluation.scheduler import EvaluationScheduler
 from exporter.evaluation.worker import EvaluationWorker
 from exporter.ingest.formats.cloudevents import CloudEventJoiner

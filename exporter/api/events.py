@@ -16,7 +16,7 @@ from typing import Any
 from starlette.routing import Match
 
 from exporter.errors import RejectReason
-from exporter.ingest.decoding import CSV
+from exporter.ingest.media import CSV
 from exporter.ingest.names import MODEL_NAME
 from exporter.settings import Settings
 from exporter.window.profile import ReferenceProfile

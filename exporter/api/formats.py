@@ -17,10 +17,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from exporter.api.deps import ModelName, SettingsDep, StoreDep, read_body
 from exporter.api.schemas import ERROR_RESPONSES, Accepted
 from exporter.errors import InputTooLarge, InvalidInput, MalformedInput
-from exporter.ingest.decoding import JSON, PredictionBatch, media_type
 from exporter.ingest.formats import Record, records_from_mlflow, records_from_oip
 from exporter.ingest.formats.cloudevents import CloudEventJoiner, parse_event
+from exporter.ingest.media import JSON, media_type
 from exporter.ingest.names import check_feature_name
+from exporter.ingest.records import PredictionBatch
 from exporter.settings import Settings
 from exporter.window.store import WindowStore
 

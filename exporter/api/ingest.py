@@ -20,14 +20,9 @@ from exporter.api.schemas import (
     PredictionsRequest,
     json_body,
 )
-from exporter.ingest.decoding import (
-    JSON,
-    NDJSON,
-    RecordReader,
-    labels_from_records,
-    media_type,
-    predictions_from_records,
-)
+from exporter.ingest.media import JSON, NDJSON, media_type
+from exporter.ingest.reader import RecordReader
+from exporter.ingest.records import labels_from_records, predictions_from_records
 from exporter.window.encoding import PreparedBatch
 from exporter.window.model import ModelWindow
 

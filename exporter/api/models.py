@@ -16,12 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from exporter.api.deps import BoardDep, ModelName, SettingsDep, StoreDep, read_body
 from exporter.api.events import log_reference_uploaded
 from exporter.api.schemas import ERROR_RESPONSES, ReferenceRequest, json_body
-from exporter.errors import InvalidInput, LimitReached
-from exporter.ingest.decoding import CSV, JSON, ReferenceTable, decode_reference, media_type
+from exporter.errors import InvalidInput
+from exporter.ingest.media import CSV, JSON, media_type
 from exporter.ingest.names import check_feature_name
+from exporter.ingest.reference import ReferenceTable, decode_reference
 from exporter.memory import release_freed_memory
-from exporter.settings import Settings
+from exporter.prometheus.board import ReportBoard
+from exporter.settings import ModelSettings, Settings
 from exporter.window.profile import ProfileError, ReferenceProfile, build_profile
+from exporter.window.store import WindowStore
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -116,18 +119,46 @@ async def put_reference(
     prediction to compare), `prediction_column` (where it came from) and `warnings`.
     `?prediction_column=` names the prediction's column (CSV) or feature (JSON records); 422
     when there is no such column."""
-    cap = settings.limits.max_models
-    if model not in store and len(store) >= cap:
-        raise LimitReached(f"limits.max_models ({cap}) reached; delete a model first", "path.model")
+    store.check_room(model)  # before the body is read: a full store refuses at once
     media = media_type(request.headers.get("content-type"), (JSON, CSV))
     body = await read_body(request, settings.limits.max_body_bytes)
     upload = await run_in_threadpool(
         _profile, model, body, media, settings, prediction_column, label_column
     )
-    profile = upload.profile
     del body
     # The parse of a large upload leaves tens of MiB of freed heap behind: give it back.
     await run_in_threadpool(release_freed_memory)
+    created = await _replace_reference(
+        request, store, board, upload.profile, media, settings, prediction_column
+    )
+    response.status_code = 201 if created else 200
+    if upload.warnings:
+        log.warning(
+            "model %s: %s",
+            model,
+            upload.warnings[0],
+            extra={"model": model, "columns": list(upload.columns)},
+        )
+    return {
+        **upload.profile.summary(),
+        "prediction_drift": upload.profile.prediction is not None,
+        "prediction_column": upload.prediction_column,
+        "warnings": upload.warnings,
+    }
+
+
+async def _replace_reference(
+    request: Request,
+    store: WindowStore,
+    board: ReportBoard,
+    profile: ReferenceProfile,
+    media: str,
+    settings: Settings,
+    prediction_column: str | None,
+) -> bool:
+    """Install the profile (restarting the window), log it, drop the model's last report and
+    snapshot it; True when the model is new."""
+    model = profile.model
     created = store.set_reference(profile)
     log_reference_uploaded(
         profile,
@@ -140,20 +171,7 @@ async def put_reference(
     state = request.app.state.state_directory
     if state is not None:  # a reference is never lost: snapshot it before answering
         await run_in_threadpool(state.save, store, model, time.time())
-    response.status_code = 201 if created else 200
-    if upload.warnings:
-        log.warning(
-            "model %s: %s",
-            model,
-            upload.warnings[0],
-            extra={"model": model, "columns": list(upload.columns)},
-        )
-    return {
-        **profile.summary(),
-        "prediction_drift": profile.prediction is not None,
-        "prediction_column": upload.prediction_column,
-        "warnings": upload.warnings,
-    }
+    return created
 
 
 @router.get("/{model}/reference", responses=ERROR_RESPONSES)
@@ -194,18 +212,9 @@ def _profile(
     prediction_column: str | None,
     label_column: str | None,
 ) -> _Upload:
+    """The body decoded, checked and profiled, with the warnings about its prediction."""
     declared = settings.model_for(model)
-    labels = label_column or declared.label_column or settings.label_column
-    if media == CSV:  # the config's prediction_column names a CSV column
-        expected = prediction_column or declared.prediction_column or settings.prediction_column
-    else:  # JSON records carry theirs under `prediction`, or the query names a feature
-        expected = prediction_column or "prediction"
-    if prediction_column and prediction_column == labels:
-        raise InvalidInput(
-            f"{prediction_column!r} is the label column (label_column); the prediction must "
-            "be another column",
-            "query.prediction_column",
-        )
+    expected, labels = _column_names(media, settings, declared, prediction_column, label_column)
     table = decode_reference(
         body,
         media,
@@ -215,26 +224,7 @@ def _profile(
         declared=declared.features,
         max_features=settings.limits.max_features_per_model,
     )
-    if prediction_column and table.prediction_column != prediction_column:
-        raise InvalidInput(
-            f"no column {prediction_column!r} in the reference; its columns are "
-            f"{_quoted(_available(table))}",
-            "query.prediction_column",
-        )
-    if table.rows == 0:
-        raise InvalidInput("the reference has no records", "records")
-    if not table.columns:
-        raise InvalidInput("the reference has no features", "records")
-    cap = settings.limits.max_features_per_model
-    if len(table.columns) > cap:
-        raise InvalidInput(
-            f"{len(table.columns)} features exceed limits.max_features_per_model ({cap})",
-            "records",
-            reason="limit",
-        )
-    where = "line 1" if media == CSV else "records[].features"
-    for name in table.columns:
-        check_feature_name(name, where)
+    _check_table(table, media, prediction_column, settings.limits.max_features_per_model)
     try:
         profile = build_profile(
             model,
@@ -248,6 +238,64 @@ def _profile(
         )
     except ProfileError as error:
         raise InvalidInput(str(error), "records") from None
+    warnings = _prediction_warnings(table, profile, media, expected)
+    return _Upload(profile, tuple(_available(table)), table.prediction_column, warnings)
+
+
+def _column_names(
+    media: str,
+    settings: Settings,
+    declared: ModelSettings,
+    prediction_column: str | None,
+    label_column: str | None,
+) -> tuple[str, str]:
+    """(prediction column, label column) to read: the query's, else the model's, else the
+    config's; for JSON records the prediction is their `prediction` unless the query names a
+    feature. 422 when the query names the label column as the prediction."""
+    labels = label_column or declared.label_column or settings.label_column
+    if media == CSV:  # the config's prediction_column names a CSV column
+        expected = prediction_column or declared.prediction_column or settings.prediction_column
+    else:  # JSON records carry theirs under `prediction`, or the query names a feature
+        expected = prediction_column or "prediction"
+    if prediction_column and prediction_column == labels:
+        raise InvalidInput(
+            f"{prediction_column!r} is the label column (label_column); the prediction must "
+            "be another column",
+            "query.prediction_column",
+        )
+    return expected, labels
+
+
+def _check_table(
+    table: ReferenceTable, media: str, prediction_column: str | None, cap: int
+) -> None:
+    """422 unless the table has the queried prediction column, rows, and 1..`cap` features
+    with valid names."""
+    if prediction_column and table.prediction_column != prediction_column:
+        raise InvalidInput(
+            f"no column {prediction_column!r} in the reference; its columns are "
+            f"{_quoted(_available(table))}",
+            "query.prediction_column",
+        )
+    if table.rows == 0:
+        raise InvalidInput("the reference has no records", "records")
+    if not table.columns:
+        raise InvalidInput("the reference has no features", "records")
+    if len(table.columns) > cap:
+        raise InvalidInput(
+            f"{len(table.columns)} features exceed limits.max_features_per_model ({cap})",
+            "records",
+            reason="limit",
+        )
+    where = "line 1" if media == CSV else "records[].features"
+    for name in table.columns:
+        check_feature_name(name, where)
+
+
+def _prediction_warnings(
+    table: ReferenceTable, profile: ReferenceProfile, media: str, expected: str
+) -> list[str]:
+    """Why prediction drift is off, if it is: no prediction column, or one all missing."""
     warnings = []
     if table.prediction_column is None:
         warnings.append(_no_prediction_warning(media, expected, list(table.columns)))
@@ -256,7 +304,7 @@ def _profile(
             f"every value of the prediction column {table.prediction_column!r} is missing, "
             "so prediction drift is off."
         )
-    return _Upload(profile, tuple(_available(table)), table.prediction_column, warnings)
+    return warnings
 
 
 def prediction_candidates(names: Sequence[str]) -> list[str]:

@@ -1,8 +1,8 @@
 """Pydantic models of the request and response bodies, for the OpenAPI document.
 
 Ingest does not validate through these (validating 1,000 records one model at a time costs more
-than everything else on the path); `decoding.py` checks the same shapes batch-wise. They document
-the contract and let schema-driven clients and fuzzers know it.
+than everything else on the path); `ingest/records.py` and `ingest/reference.py` check the same
+shapes batch-wise. They document the contract and let schema-driven clients and fuzzers know it.
 """
 
 from __future__ import annotations

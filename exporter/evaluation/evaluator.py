@@ -15,11 +15,18 @@ scores), and the concept-drift detector counts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
+from exporter.evaluation.report import (
+    ColumnReport,
+    EvaluationReport,
+    PerformanceReport,
+    QualityResult,
+    StatisticResult,
+)
 from exporter.settings import DriftSettings, LabelSettings
 from exporter.stats import adjust_pvalues, chi2, compare_ecdfs, jensen_shannon, psi
 from exporter.stats.distance import in_reference_stds
@@ -35,169 +42,9 @@ from exporter.window.snapshot import ColumnWindow, TruthSnapshot, WindowSnapshot
 
 DEFAULT_MIN_LABELS = LabelSettings().min_labels
 
-Status = Literal["ok", "insufficient_data", "error"]
-
 #: The statistics each kind of column gets, in report order.
 NUMERIC_STATISTICS = ("psi", "ks", "jensen_shannon", "wasserstein_normalized")
 CATEGORICAL_STATISTICS = ("psi", "chi2", "jensen_shannon")
-
-
-@dataclass(frozen=True)
-class StatisticResult:
-    """One statistic of one column; `pvalue` only for tests, `adjusted_pvalue` after correction."""
-
-    name: str
-    value: float
-    threshold: float
-    drifted: bool
-    pvalue: float | None = None
-    adjusted_pvalue: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "value": _json_float(self.value),
-            "pvalue": _json_float(self.pvalue),
-            "adjusted_pvalue": _json_float(self.adjusted_pvalue),
-            "threshold": self.threshold,
-            "drifted": self.drifted,
-        }
-
-
-@dataclass(frozen=True)
-class QualityResult:
-    """Shares of the window's records whose value for this column was not usable."""
-
-    missing_ratio: float
-    type_mismatch_ratio: float
-    unseen_category_ratio: float | None
-    out_of_range_ratio: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "missing_ratio": self.missing_ratio,
-            "type_mismatch_ratio": self.type_mismatch_ratio,
-            "unseen_category_ratio": self.unseen_category_ratio,
-            "out_of_range_ratio": self.out_of_range_ratio,
-        }
-
-
-@dataclass(frozen=True)
-class ColumnReport:
-    """A feature's (or the prediction's) statistics, its drift decision and its data quality."""
-
-    name: str
-    kind: str
-    valid_records: int
-    statistics: tuple[StatisticResult, ...]
-    drifted: bool | None
-    quality: QualityResult | None
-
-    def statistic(self, name: str) -> StatisticResult | None:
-        return next((s for s in self.statistics if s.name == name), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.kind,
-            "valid_records": self.valid_records,
-            "drifted": self.drifted,
-            "statistics": {s.name: s.to_dict() for s in self.statistics},
-            "quality": None if self.quality is None else self.quality.to_dict(),
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class PerformanceReport:
-    """The model's performance: realised on labelled pairs, the reference's, and estimated.
-
-    `metrics` is empty below `min_labels` labelled pairs and `reference` below `min_labels`
-    labelled reference rows; the estimates need a scored classifier whose reference has both
-    classes labelled, and a window of at least `min_records`.
-    """
-
-    task: str | None
-    scored: bool
-    labels: int
-    min_labels: int
-    metrics: dict[str, float]
-    reference: dict[str, float]
-    reference_labels: int
-    estimated_accuracy: float | None
-    estimated_roc_auc: float | None
-    detections: dict[str, int]
-    last_detection: dict[str, float | None]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "task": self.task,
-            "scored": self.scored,
-            "labels": self.labels,
-            "min_labels": self.min_labels,
-            "metrics": self.metrics,
-            "reference": self.reference,
-            "reference_labels": self.reference_labels,
-            "estimated": {
-                "accuracy": self.estimated_accuracy,
-                "roc_auc": self.estimated_roc_auc,
-            },
-            "concept_drift": {
-                name: {"detections": count, "last_detection_at": self.last_detection.get(name)}
-                for name, count in self.detections.items()
-            },
-        }
-
-
-@dataclass(frozen=True)
-class EvaluationReport:
-    """What one evaluation of one model found; the metrics and the JSON API both read this."""
-
-    model: str
-    status: Status
-    evaluated_at: float
-    window_records: int
-    min_records: int
-    reference_rows: int
-    features: tuple[ColumnReport, ...]
-    prediction: ColumnReport | None
-    features_evaluated: int
-    features_drifted: int
-    method: str
-    correction: str
-    alpha: float
-    duration_seconds: float = 0.0
-    last_success_at: float | None = None
-    error: str | None = None
-    performance: PerformanceReport | None = None
-
-    @property
-    def drifted_ratio(self) -> float | None:
-        if self.features_evaluated == 0:
-            return None
-        return self.features_drifted / self.features_evaluated
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "status": self.status,
-            "error": self.error,
-            "evaluated_at": self.evaluated_at,
-            "last_success_at": self.last_success_at,
-            "duration_seconds": self.duration_seconds,
-            "window_records": self.window_records,
-            "min_records": self.min_records,
-            "reference_rows": self.reference_rows,
-            "drift": {
-                "method": self.method,
-                "correction": self.correction,
-                "alpha": self.alpha,
-                "features_evaluated": self.features_evaluated,
-                "features_drifted": self.features_drifted,
-                "drifted_ratio": self.drifted_ratio,
-            },
-            "features": [column.to_dict() for column in self.features],
-            "prediction": None if self.prediction is None else self.prediction.to_dict(),
-            "performance": None if self.performance is None else self.performance.to_dict(),
-        }
 
 
 def evaluate(
@@ -291,34 +138,6 @@ def _estimates(
     accuracy = estimated_accuracy(calibration, scores, threshold=reference.spec.threshold)
     auc = estimated_roc_auc(calibration, scores)
     return accuracy, None if math.isnan(auc) else auc
-
-
-def failed_report(
-    previous: EvaluationReport | None,
-    model: str,
-    now: float,
-    error: str,
-    min_records: int,
-    drift: DriftSettings,
-) -> EvaluationReport:
-    """A report for an evaluation that raised: no statistics, the last success kept."""
-    return EvaluationReport(
-        model=model,
-        status="error",
-        error=error,
-        evaluated_at=now,
-        last_success_at=None if previous is None else previous.last_success_at,
-        window_records=0 if previous is None else previous.window_records,
-        min_records=min_records,
-        reference_rows=0 if previous is None else previous.reference_rows,
-        features=(),
-        prediction=None,
-        features_evaluated=0,
-        features_drifted=0,
-        method=drift.method,
-        correction=drift.correction,
-        alpha=drift.alpha,
-    )
 
 
 def _column_report(
@@ -453,9 +272,3 @@ def _deciding_statistic(kind: str, method: str) -> tuple[str, ...]:
     if method == "wasserstein_normalized" and kind != "numeric":
         return ("jensen_shannon",)
     return (method,)
-
-
-def _json_float(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return value

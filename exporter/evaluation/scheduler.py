@@ -16,7 +16,8 @@ from dataclasses import replace
 
 from prometheus_client import Histogram
 
-from exporter.evaluation.evaluator import EvaluationReport, evaluate, failed_report
+from exporter.evaluation.evaluator import evaluate
+from exporter.evaluation.report import EvaluationReport, failed_report
 from exporter.memory import release_freed_memory
 from exporter.priority import hand_over
 from exporter.prometheus.board import ReportBoard

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from exporter.evaluation.evaluator import EvaluationReport
+from exporter.evaluation.report import EvaluationReport
 
 log = logging.getLogger(__name__)
 

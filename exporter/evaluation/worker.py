@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from exporter.evaluation.evaluator import EvaluationReport, evaluate
+from exporter.evaluation.evaluator import evaluate
+from exporter.evaluation.report import EvaluationReport
 from exporter.memory import release_freed_memory
 from exporter.priority import hand_over
 from exporter.prometheus.board import render_deflated

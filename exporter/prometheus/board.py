@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Histogram
 
-from exporter.evaluation.evaluator import EvaluationReport
+from exporter.evaluation.report import EvaluationReport
 from exporter.evaluation.transitions import log_drift_changes
-from exporter.prometheus.collectors import DriftCollector
 from exporter.prometheus.compression import DeflatedText, deflate_once
+from exporter.prometheus.drift_families import DriftCollector
 from exporter.prometheus.text import render_text
 
 log = logging.getLogger(__name__)

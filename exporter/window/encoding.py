@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from exporter.ingest.decoding import PredictionBatch
+from exporter.ingest.records import PredictionBatch
 from exporter.ingest.values import ABSENT
 from exporter.window.columns import (
     EXTRA_CODES,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.settings import FeatureKind, Settings
 from exporter.truth.concept import DETECTORS, ErrorStreamMonitor
 from exporter.truth.groundtruth import GroundTruth, JoinCounts
@@ -31,16 +31,14 @@ from exporter.window.counters import INVALID_REASONS, ModelCounters
 from exporter.window.encoding import PreparedBatch
 from exporter.window.profile import NumericProfile, ReferenceProfile
 from exporter.window.slices import (
-    QUALITY_FIELDS,
-    Reservoir,
     WindowSlice,
     merged_sample,
     quality_totals,
+    slice_from_state,
+    slice_state,
 )
 from exporter.window.snapshot import (
     ColumnWindow,
-    ReservoirState,
-    SliceState,
     TruthSnapshot,
     TruthState,
     WindowSnapshot,
@@ -274,7 +272,7 @@ class ModelWindow:
             return WindowState(
                 profile=self.profile,
                 counters=copy.deepcopy(self.counters),
-                slices=tuple(_slice_state(part) for part in self.slices),
+                slices=tuple(slice_state(part) for part in self.slices),
                 records=self._records,
                 truth=TruthState(
                     spec=truth.spec,
@@ -299,7 +297,7 @@ class ModelWindow:
             counters.detections.setdefault(name, 0)
             counters.last_detection.setdefault(name, None)
         window.counters = counters
-        window.slices.extend(_window_slice(state.profile, part) for part in state.slices)
+        window.slices.extend(slice_from_state(state.profile, part) for part in state.slices)
         window._records = state.records
         if state.truth is not None:
             window._restore_truth(state.truth)
@@ -437,37 +435,3 @@ class ModelWindow:
             unseen=quality["unseen"][i],
             sample=sample,
         )
-
-
-def _slice_state(part: WindowSlice) -> SliceState:
-    return SliceState(
-        started_at=part.started_at,
-        records=part.records,
-        counts=tuple(counts.copy() for counts in part.counts),
-        quality=np.stack([getattr(part, name) for name in QUALITY_FIELDS]),
-        samples=tuple(
-            None
-            if reservoir is None
-            else ReservoirState(reservoir.capacity, reservoir.seen, reservoir.sample().copy())
-            for reservoir in part.samples
-        ),
-    )
-
-
-def _window_slice(profile: ReferenceProfile, state: SliceState) -> WindowSlice:
-    part = WindowSlice(profile, state.started_at, 1)
-    part.records = state.records
-    part.counts = [counts.copy() for counts in state.counts]
-    for row, name in enumerate(QUALITY_FIELDS):
-        setattr(part, name, state.quality[row].copy())
-    part.samples = [None if sample is None else _reservoir(sample) for sample in state.samples]
-    return part
-
-
-def _reservoir(state: ReservoirState) -> Reservoir:
-    """A reservoir holding the state's values; it grows towards `capacity` as values arrive."""
-    reservoir = Reservoir(state.capacity)
-    reservoir.values = state.values.copy()
-    reservoir.filled = len(state.values)
-    reservoir.seen = state.seen
-    return reservoir

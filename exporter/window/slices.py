@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from exporter.window.profile import NumericProfile, ReferenceProfile
+from exporter.window.snapshot import ReservoirState, SliceState
 
 #: The data-quality counters every slice keeps per column, in this order everywhere.
 QUALITY_FIELDS = ("missing", "nan", "type_mismatch", "out_of_range", "unseen")
@@ -111,3 +112,39 @@ def merged_sample(
         size = min(r.filled, round(r.seen * rate))
         chosen.append(rng.choice(r.sample(), size=size, replace=False))
     return np.concatenate(chosen)
+
+
+def slice_state(part: WindowSlice) -> SliceState:
+    """A copy of one slice for persistence (window.snapshot.SliceState)."""
+    return SliceState(
+        started_at=part.started_at,
+        records=part.records,
+        counts=tuple(counts.copy() for counts in part.counts),
+        quality=np.stack([getattr(part, name) for name in QUALITY_FIELDS]),
+        samples=tuple(
+            None
+            if reservoir is None
+            else ReservoirState(reservoir.capacity, reservoir.seen, reservoir.sample().copy())
+            for reservoir in part.samples
+        ),
+    )
+
+
+def slice_from_state(profile: ReferenceProfile, state: SliceState) -> WindowSlice:
+    """The slice a SliceState describes, for `profile`."""
+    part = WindowSlice(profile, state.started_at, 1)
+    part.records = state.records
+    part.counts = [counts.copy() for counts in state.counts]
+    for row, name in enumerate(QUALITY_FIELDS):
+        setattr(part, name, state.quality[row].copy())
+    part.samples = [None if sample is None else _reservoir(sample) for sample in state.samples]
+    return part
+
+
+def _reservoir(state: ReservoirState) -> Reservoir:
+    """A reservoir holding the state's values; it grows towards `capacity` as values arrive."""
+    reservoir = Reservoir(state.capacity)
+    reservoir.values = state.values.copy()
+    reservoir.filled = len(state.values)
+    reservoir.seen = state.seen
+    return reservoir

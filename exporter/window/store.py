@@ -51,6 +51,18 @@ class WindowStore:
         with self._lock:
             return sorted(self._models.items())
 
+    def check_room(self, model: str) -> None:
+        """LimitReached if `model` is new and `limits.max_models` models exist already."""
+        with self._lock:
+            self._check_room(model)
+
+    def _check_room(self, model: str) -> None:
+        cap = self._settings.limits.max_models
+        if model not in self._models and len(self._models) >= cap:
+            raise LimitReached(
+                f"limits.max_models ({cap}) reached; delete a model first", "path.model"
+            )
+
     def set_reference(self, profile: ReferenceProfile) -> bool:
         """Install a profile, creating the model if needed; True if the model is new."""
         with self._lock:
@@ -58,11 +70,7 @@ class WindowStore:
             if window is not None:
                 window.replace_profile(profile)
                 return False
-            cap = self._settings.limits.max_models
-            if len(self._models) >= cap:
-                raise LimitReached(
-                    f"limits.max_models ({cap}) reached; delete a model first", "path.model"
-                )
+            self._check_room(profile.model)
             self._models[profile.model] = ModelWindow(profile, self._settings, self._clock)
             return True
 

@@ -339,7 +339,7 @@ NO_HANG_SECONDS = 1.5
 def test_a_csv_reference_with_a_huge_header_is_refused_without_hanging(
     default_client: TestClient,
 ) -> None:
-    # decoding._csv_table finds duplicate column names with header.count(name) per column:
+    # reference._csv_table finds duplicate column names with header.count(name) per column:
     # O(columns^2), 12 s for a 270 KB header of 40,000 names before any cap is checked.
     header = ",".join(f"c{i}" for i in range(25_000)).encode() + b"\n"
     body = header + header.replace(b"c", b"1")

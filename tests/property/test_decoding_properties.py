@@ -20,18 +20,12 @@ from hypothesis import strategies as st
 
 from exporter.api.errors import status_for
 from exporter.errors import DomainError, RejectReason
-from exporter.ingest.decoding import (
-    CSV,
-    JSON,
-    NDJSON,
-    PredictionBatch,
-    ReferenceTable,
-    decode_predictions,
-    decode_reference,
-)
 from exporter.ingest.formats import records_from_mlflow, records_from_oip
 from exporter.ingest.formats.cloudevents import parse_event, request_features, response_predictions
 from exporter.ingest.formats.oip import DATATYPES
+from exporter.ingest.media import CSV, JSON, NDJSON
+from exporter.ingest.records import PredictionBatch, decode_predictions
+from exporter.ingest.reference import ReferenceTable, decode_reference
 
 # --------------------------------------------------------------------------- strategies
 

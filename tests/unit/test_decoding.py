@@ -11,16 +11,9 @@ import pytest
 
 from exporter.api.errors import status_for
 from exporter.errors import DomainError
-from exporter.ingest.decoding import (
-    CSV,
-    JSON,
-    NDJSON,
-    ReferenceTable,
-    decode_labels,
-    decode_predictions,
-    decode_reference,
-    media_type,
-)
+from exporter.ingest.media import CSV, JSON, NDJSON, media_type
+from exporter.ingest.records import decode_labels, decode_predictions
+from exporter.ingest.reference import ReferenceTable, decode_reference
 from exporter.ingest.values import ABSENT
 from exporter.settings import FeatureKind
 

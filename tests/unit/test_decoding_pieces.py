@@ -9,17 +9,12 @@ import pytest
 
 from exporter.api.errors import status_for
 from exporter.errors import DomainError
-from exporter.ingest import decoding
-from exporter.ingest.decoding import (
-    JSON,
-    NDJSON,
-    PIECE_BYTES,
-    WHOLE_PARSE_BYTES,
-    RecordReader,
-    decode_labels,
-    decode_predictions,
-    decode_reference,
-)
+from exporter.ingest import reader as reader_module
+from exporter.ingest.media import JSON, NDJSON
+from exporter.ingest.reader import PIECE_BYTES, WHOLE_PARSE_BYTES, RecordReader
+from exporter.ingest.records import decode_labels, decode_predictions
+from exporter.ingest.reference import decode_reference
+from exporter.ingest.values import ABSENT
 
 #: Records of ~700 bytes each: 1,000 of them make a body several pieces long.
 RECORDS = 1_000
@@ -54,7 +49,7 @@ def _steps(reader: RecordReader) -> int:
 def _whole(monkeypatch: pytest.MonkeyPatch, call: Any, *args: Any) -> Any:
     """What `call` gives when every body is parsed in one piece (the reference behaviour)."""
     with monkeypatch.context() as patched:
-        patched.setattr(decoding, "WHOLE_PARSE_BYTES", 1 << 40)
+        patched.setattr(reader_module, "WHOLE_PARSE_BYTES", 1 << 40)
         try:
             return call(*args)
         except DomainError as error:
@@ -205,7 +200,7 @@ def test_a_large_reference_is_read_piece_by_piece_into_the_same_table(
     expected = _whole(monkeypatch, _reference, body)
     assert table == expected
     assert list(table.columns)[-1] == "late"
-    assert table.columns["late"][849:852] == [decoding.ABSENT, "x", decoding.ABSENT]
+    assert table.columns["late"][849:852] == [ABSENT, "x", ABSENT]
     assert table.labels is not None and table.labels[990] == 1 and table.labels[0] is None
     assert table.rows == RECORDS
 

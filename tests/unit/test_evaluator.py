@@ -13,14 +13,16 @@ from scipy import stats as scipy_stats
 from exporter.evaluation.evaluator import (
     CATEGORICAL_STATISTICS,
     NUMERIC_STATISTICS,
+    _decide,
+    evaluate,
+)
+from exporter.evaluation.report import (
     ColumnReport,
     EvaluationReport,
     StatisticResult,
-    _decide,
-    evaluate,
     failed_report,
 )
-from exporter.ingest.decoding import PredictionBatch
+from exporter.ingest.records import PredictionBatch
 from exporter.settings import DriftMethod, DriftSettings, ReferenceSettings, Settings
 from exporter.stats import chi2, compare_ecdfs, jensen_shannon, psi, wasserstein_normalized
 from exporter.window.model import ModelWindow

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from exporter.evaluation.evaluator import EvaluationReport, evaluate
-from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.evaluation.evaluator import evaluate
+from exporter.evaluation.report import EvaluationReport
+from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.window.model import ModelWindow
 from exporter.window.profile import ReferenceProfile, build_profile

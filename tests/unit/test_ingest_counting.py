@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from exporter.api import ingest
-from exporter.ingest.decoding import PredictionBatch
+from exporter.ingest.records import PredictionBatch
 from exporter.settings import ReferenceSettings, Settings
 from exporter.window.model import COUNT_RECORDS, ModelWindow
 from exporter.window.profile import build_profile

@@ -11,16 +11,13 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.evaluation.evaluator import EvaluationReport, evaluate, failed_report
-from exporter.ingest.decoding import PredictionBatch
+from exporter.evaluation.evaluator import evaluate
+from exporter.evaluation.report import EvaluationReport, failed_report
+from exporter.ingest.records import PredictionBatch
 from exporter.prometheus.board import ReportBoard, render, render_deflated
-from exporter.prometheus.collectors import (
-    CONTENT_TYPE,
-    QUALITY_GAUGES,
-    STATISTIC_GAUGES,
-    DriftCollector,
-)
+from exporter.prometheus.collectors import CONTENT_TYPE
 from exporter.prometheus.compression import DeflatedText
+from exporter.prometheus.drift_families import QUALITY_GAUGES, STATISTIC_GAUGES, DriftCollector
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.truth.performance import PERFORMANCE_METRICS
 from exporter.window.model import ModelWindow

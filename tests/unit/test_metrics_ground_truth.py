@@ -13,7 +13,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.evaluation.evaluator import evaluate
-from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.prometheus.board import render
 from exporter.prometheus.collectors import LiveCollector, RejectionCounter
 from exporter.settings import DriftSettings, ReferenceSettings, Settings

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from exporter.evaluation.evaluator import evaluate
-from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.settings import Settings
 from exporter.window.persistence import FORMAT, StateDirectory
 from exporter.window.profile import build_profile

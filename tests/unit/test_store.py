@@ -12,7 +12,7 @@ import pytest
 
 from exporter.api.errors import status_for
 from exporter.errors import DomainError
-from exporter.ingest.decoding import PredictionBatch
+from exporter.ingest.records import PredictionBatch
 from exporter.settings import ReferenceSettings, Settings
 from exporter.stats.binning import bin_counts
 from exporter.window.counters import INVALID_REASONS

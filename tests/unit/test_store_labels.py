@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.settings import ReferenceSettings, Settings
 from exporter.truth.task import TaskSpec
 from exporter.window.model import ModelWindow

@@ -22,8 +22,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from exporter.evaluation.evaluator import evaluate
-from exporter.ingest.decoding import PredictionBatch
-from exporter.prometheus.collectors import DriftCollector, LiveCollector, RejectionCounter
+from exporter.ingest.records import PredictionBatch
+from exporter.prometheus.collectors import LiveCollector, RejectionCounter
+from exporter.prometheus.drift_families import DriftCollector
 from exporter.prometheus.text import render_text
 from exporter.settings import Settings
 from exporter.window.profile import build_profile

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from exporter.evaluation.evaluator import ColumnReport, EvaluationReport, failed_report
+from exporter.evaluation.report import ColumnReport, EvaluationReport, failed_report
 from exporter.evaluation.transitions import DriftChange, drift_changes, log_drift_changes
 from exporter.prometheus.board import ReportBoard
 from exporter.settings import DriftSettings

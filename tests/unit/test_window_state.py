@@ -11,7 +11,7 @@ import pytest
 
 import exporter.window.persistence
 import exporter.window.store
-from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.settings import Settings
 from exporter.window.profile import build_profile
 from exporter.window.snapshot import WindowState

@@ -17,7 +17,7 @@ import pytest
 
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.worker import EvaluationWorker, WorkerError
-from exporter.ingest.decoding import LabelBatch, PredictionBatch
+from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.prometheus.board import render
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.window.model import ModelWindow

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TypedDict
 
 from exporter.errors import InvalidInput
-from exporter.ingest.decoding import json_kind as kind
+from exporter.ingest.kinds import json_kind as kind
 
 
 class _RecordFields(TypedDict):

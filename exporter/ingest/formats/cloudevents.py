@@ -31,7 +31,6 @@ from cloudevents.core.exceptions import BaseCloudEventException, CloudEventValid
 from cloudevents.core.formats.json import JSONFormat
 
 from exporter.errors import InputTooLarge, InvalidInput, MalformedInput
-from exporter.ingest.decoding import json_kind as kind
 from exporter.ingest.formats import mlflow, oip
 from exporter.ingest.formats._common import (
     Record,
@@ -39,6 +38,7 @@ from exporter.ingest.formats._common import (
     pair,
     row_ids,
 )
+from exporter.ingest.kinds import json_kind as kind
 from exporter.ingest.names import MODEL_NAME
 
 REQUEST_TYPE_SUFFIX = ".inference.request"

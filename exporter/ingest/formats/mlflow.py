@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from exporter.ingest.decoding import json_kind as kind
 from exporter.ingest.formats._common import (
     Record,
     columns_to_features,
@@ -34,6 +33,7 @@ from exporter.ingest.formats._common import (
     rows_to_features,
     select_output,
 )
+from exporter.ingest.kinds import json_kind as kind
 
 FORMAT_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 

@@ -27,7 +27,6 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from exporter.ingest.decoding import json_kind as kind
 from exporter.ingest.formats._common import (
     Record,
     expect_array,
@@ -37,6 +36,7 @@ from exporter.ingest.formats._common import (
     pair,
     row_ids,
 )
+from exporter.ingest.kinds import json_kind as kind
 
 _INT_RANGES = {
     "UINT8": (0, 2**8 - 1),
