@@ -64,7 +64,6 @@ HTTP_MODULES = _ABOVE_THE_CORE
 BEING_SPLIT = frozenset(
     {
         "exporter/app.py",  # being split: create_app is 113 lines
-        "exporter/window/persistence.py",  # being split: 827 lines with the state-file checks
     }
 )
 #: "path::qualified.name" -> why that function may be longer than MAX_FUNCTION_LINES; its

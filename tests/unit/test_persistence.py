@@ -15,8 +15,9 @@ import pytest
 from exporter.evaluation.evaluator import evaluate
 from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.settings import Settings
-from exporter.window.persistence import FORMAT, StateDirectory
+from exporter.window.persistence import StateDirectory
 from exporter.window.profile import build_profile
+from exporter.window.state_encoding import FORMAT
 from exporter.window.store import WindowStore
 
 
