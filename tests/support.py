@@ -7,11 +7,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -20,8 +23,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: How long a process may take to start answering. A deadline, not a speed bound: on a loaded
+#: 2-core machine a sidecar took 10-13 s to answer /readyz (imports and the forked worker).
+STARTUP_SECONDS = 120.0
+
+
 def wait_for(
-    url: str, timeout: float = 20.0, process: subprocess.Popen[bytes] | None = None
+    url: str, timeout: float = STARTUP_SECONDS, process: subprocess.Popen[bytes] | None = None
 ) -> None:
     """Poll `url` until it answers 200, failing early if `process` died."""
     deadline = time.monotonic() + timeout
@@ -29,12 +37,30 @@ def wait_for(
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before {url} came up")
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if httpx.get(url, timeout=5.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def wait_until(
+    condition: Callable[[], T],
+    what: str | Callable[[], str],
+    timeout: float = 60.0,
+    interval: float = 0.2,
+) -> T:
+    """Poll `condition` until it returns something truthy and return that; at the deadline,
+    fail with `what` (or what it returns, to show the last state seen). The deadline only bounds
+    a wait for the real condition: under load the wait is longer, the assertion no weaker."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            message = what() if callable(what) else what
+            raise AssertionError(f"{message} (waited {timeout:g} s)")
+        time.sleep(interval)
+    return result
 
 
 def start_sidecar(

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.support import ROOT, free_port, stop, wait_for
+from tests.support import ROOT, free_port, stop, wait_for, wait_until
 
 DEPLOY = ROOT / "deploy"
 #: Alerts about warm-up states keep their shipped `for:`: with seconds they would fire while
@@ -168,13 +168,14 @@ def start_stack(
     processes.append(start_prometheus(prom_config, workdir, prom_port))
     stack = Stack(f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}", processes)
     try:
-        wait_for(f"{stack.alertmanager}/-/ready", timeout=30, process=processes[0])
-        wait_for(f"{stack.prometheus}/-/ready", timeout=30, process=processes[1])
-        deadline = time.monotonic() + 30
-        while not stack.query('up{job="drift-exporter"} == 1'):
-            if time.monotonic() > deadline:
-                raise TimeoutError("Prometheus never scraped the sidecar")
-            time.sleep(0.2)
+        wait_for(f"{stack.alertmanager}/-/ready", process=processes[0])
+        wait_for(f"{stack.prometheus}/-/ready", process=processes[1])
+        # Deadlines, not speed bounds: the first scrape comes ~5 s after Prometheus is ready.
+        wait_until(
+            lambda: stack.query('up{job="drift-exporter"} == 1'),
+            "Prometheus never scraped the sidecar",
+            timeout=120,
+        )
     except Exception:
         stack.close()
         raise

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from exporter.app import create_app
 from exporter.settings import Settings
 from tests.integration.payloads import seeded_records
-from tests.support import free_port, start_sidecar, stop
+from tests.support import STARTUP_SECONDS, free_port, start_sidecar, stop
 
 TOKEN = "s3cr3t-token-0123456789"
 GOOD = {"authorization": f"Bearer {TOKEN}"}
@@ -145,13 +145,13 @@ def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
 def wait_for_tls(url: str, cert: Path, process: subprocess.Popen[bytes]) -> None:
     import time
 
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + STARTUP_SECONDS  # a sidecar took 10-13 s under load
     while time.monotonic() < deadline:
         assert process.poll() is None, "sidecar exited"
         try:
             if (
                 httpx.get(
-                    url, verify=ssl.create_default_context(cafile=str(cert)), timeout=1
+                    url, verify=ssl.create_default_context(cafile=str(cert)), timeout=5
                 ).status_code
                 == 200
             ):

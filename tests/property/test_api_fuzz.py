@@ -331,17 +331,20 @@ def _refused_quickly(client: TestClient, body: bytes, content_type: str) -> tupl
     return response.status_code, time.perf_counter() - started
 
 
-# Linear work on these bodies (a few hundred KiB) takes milliseconds; the bound is 1.5 s so that
-# only super-linear work fails it (it took 4-13 s before: see each test).
-NO_HANG_SECONDS = 1.5
+# A deadline against a hang, not a speed bound: the bodies (about 1.4 MB) are sized so that the
+# linear refusal takes ~0.2 s (0.16 s and 0.03 s measured under load average 5 on 2 cores) and
+# the old super-linear work over a minute (extrapolated from the timings in each test), with
+# 15 s in between: far enough from both that a loaded machine decides nothing.
+NO_HANG_SECONDS = 15.0
 
 
 def test_a_csv_reference_with_a_huge_header_is_refused_without_hanging(
     default_client: TestClient,
 ) -> None:
     # reference._csv_table finds duplicate column names with header.count(name) per column:
-    # O(columns^2), 12 s for a 270 KB header of 40,000 names before any cap is checked.
-    header = ",".join(f"c{i}" for i in range(25_000)).encode() + b"\n"
+    # O(columns^2), 12 s for a 270 KB header of 40,000 names before any cap is checked (so
+    # ~75 s for these 100,000).
+    header = ",".join(f"c{i}" for i in range(100_000)).encode() + b"\n"
     body = header + header.replace(b"c", b"1")
     status, seconds = _refused_quickly(default_client, body, "text/csv")
     assert status == 422
@@ -353,8 +356,9 @@ def test_a_json_reference_with_too_many_feature_names_is_refused_without_hanging
 ) -> None:
     # decode_reference builds one column per distinct feature name with one lookup per record
     # (O(names x records)) before api.models._profile compares the count with
-    # limits.max_features_per_model: 13 s for 4,000 records of 10 new names each (530 KB).
-    listed = [{"features": {f"f{i}_{k}": 1 for k in range(10)}} for i in range(2_500)]
+    # limits.max_features_per_model: 13 s for 4,000 records of 10 new names each (530 KB), so
+    # ~80 s for these 10,000 records (100,000 names).
+    listed = [{"features": {f"f{i}_{k}": 1 for k in range(10)}} for i in range(10_000)]
     body = orjson.dumps({"records": listed})
     status, seconds = _refused_quickly(default_client, body, "application/json")
     assert status == 422

@@ -73,7 +73,7 @@ def logger(sidecar: FakeSidecar) -> Iterator[DriftLogger]:
     logger.close(timeout=5)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -161,8 +161,10 @@ def test_a_partial_batch_is_sent_after_the_flush_interval(sidecar: FakeSidecar) 
     logger = make_logger(sidecar, batch_size=100, flush_interval_seconds=0.05)
     logger.log({"a": 1})
     logger.log({"a": 2})
-    wait_until(lambda: len(sidecar.requests) == 1)
-    assert len(sidecar.records()) == 2
+    # No flush and no full batch: only the interval sends them (in one request, or in two if
+    # this thread was descheduled for over 0.05 s between the two calls).
+    wait_until(lambda: len(sidecar.records()) == 2)
+    assert [r["features"] for r in sidecar.records()] == [{"a": 1}, {"a": 2}]
     logger.close()
 
 
@@ -270,13 +272,20 @@ def test_close_flushes_and_later_logs_are_counted(sidecar: FakeSidecar) -> None:
 
 def test_close_gives_up_on_a_failing_sidecar_within_its_timeout() -> None:
     sidecar = FakeSidecar(lambda request, attempt: httpx.Response(503))
-    logger = make_logger(sidecar, backoff_seconds=5.0, max_retries=10, flush_interval_seconds=0.01)
+    # The failed batch waits 60-120 s (jittered) before its retry: a close that waited for it
+    # could not return within the 30 s this test waits for close, however loaded the machine.
+    logger = make_logger(
+        sidecar, backoff_seconds=120.0, max_retries=10, flush_interval_seconds=0.01
+    )
     for i in range(3):
         logger.log({"i": i})
     wait_until(lambda: len(sidecar.requests) >= 1)
-    started = time.monotonic()
-    assert not logger.close(timeout=0.2)
-    assert time.monotonic() - started < 2
+    closed: list[bool] = []
+    closer = threading.Thread(target=lambda: closed.append(logger.close(timeout=0.2)))
+    closer.start()
+    closer.join(30)
+    assert not closer.is_alive(), "close(timeout=0.2) waited for the retry"
+    assert closed == [False]
     wait_until(lambda: logger.stats().queued == 0)  # the batch waiting to retry is let go
     stats = logger.stats()
     assert (stats.dropped_after_close, stats.dropped_after_retries, stats.sent) == (3, 0, 0)
@@ -402,16 +411,21 @@ def test_async_logger_flushes_and_closes_without_blocking_the_loop(sidecar: Fake
             sidecar.release.clear()
             logger.log({"a": 1}, 0.5, id="r1")
             logger.log_label("r1", 0)
-            waiting = asyncio.create_task(logger.flush(timeout=5))
-            await asyncio.sleep(0.05)
+            waiting = asyncio.create_task(logger.flush(timeout=30))
+            # The sidecar holds the batch, so flush cannot be done: if it blocked the loop,
+            # the ticker could not tick until it timed out (and returned False).
+            seen = ticks
+            while ticks < seen + 10:
+                await asyncio.sleep(0)
+            still_waiting = not waiting.done()
             sidecar.release.set()
             assert await waiting
             ticker.cancel()
-            return logger.stats(), ticks
+            return logger.stats(), still_waiting
 
-    stats, ticks = asyncio.run(serve())
+    stats, still_waiting = asyncio.run(serve())
     assert stats.sent == 2
-    assert ticks > 10  # the loop kept running while flush waited
+    assert still_waiting  # the loop kept running while flush waited
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

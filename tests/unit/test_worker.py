@@ -141,24 +141,38 @@ class _Suicide(int):
 
 
 def test_a_child_that_does_not_answer_in_time_is_a_worker_error_then_replaced() -> None:
-    worker = EvaluationWorker(timeout=0.5)
+    # The timeout also bounds the replacement's first evaluation below, in a child niced to
+    # background priority: ~40 ms on a loaded 2-core machine, so 5 s, not 0.5 s.
+    worker = EvaluationWorker(timeout=5.0)
     try:
         first = worker.pid
-        with pytest.raises(WorkerError, match=r"hung: no answer to sleep in 0\.5 s"):
-            worker.call(time.sleep, 30)
+        with pytest.raises(WorkerError, match=r"hung: no answer to sleep in 5 s"):
+            worker.call(time.sleep, 600)
         assert worker.pid not in (None, first)
         assert worker.evaluate(_snapshot(5), DriftSettings(), 100, NOW).status == "ok"
     finally:
         worker.close()
 
 
+def _ignored_signals(pid: int) -> int:
+    """The SigIgn mask of /proc/<pid>/status: bit n - 1 is set if signal n is ignored."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no SigIgn in /proc/{pid}/status")
+
+
 def test_the_child_ignores_ctrl_c_and_stops_when_closed() -> None:
     worker = EvaluationWorker()
     pid = worker.pid
     assert pid is not None
+    # An answer comes from its serving loop, so the child has set its signal handlers: a
+    # SIGINT sent earlier could find a child still starting, whatever the test slept.
+    assert worker.call(os.getpid) == pid
+    assert _ignored_signals(pid) & (1 << (signal.SIGINT - 1))
     os.kill(pid, signal.SIGINT)  # what Ctrl-C sends the whole process group
-    time.sleep(0.1)
     assert worker.evaluate(_snapshot(3), DriftSettings(), 100, NOW).status == "ok"
+    assert worker.pid == pid  # served by the same child, not a replacement
     worker.close()
     assert worker.pid is None
     with pytest.raises(ProcessLookupError):
