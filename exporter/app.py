@@ -26,7 +26,6 @@ from exporter.evaluation.evaluator import EvaluationReport, evaluate
 from exporter.evaluation.scheduler import EvaluationScheduler
 from exporter.evaluation.worker import EvaluationWorker
 from exporter.memory import release_freed_memory
-from exporter.priority import PriorityRequests, RequestPriority
 from exporter.prometheus.collectors import (
     LiveCollector,
     PersistenceCollector,
@@ -56,8 +55,6 @@ def create_app(
 ) -> FastAPI:
     """The sidecar's ASGI app. `clock`/`timer` are injectable for deterministic tests;
     `run_scheduler=False` leaves evaluation to explicit calls (POST /evaluate, run_once)."""
-
-    priority = RequestPriority()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,7 +96,7 @@ def create_app(
         if settings.evaluation_worker == "process":
             # Forked after the freeze, before serving: the child shares the imported modules
             # copy-on-write and inherits no socket or thread of the server.
-            worker = EvaluationWorker(hand_over=priority.hand_over)
+            worker = EvaluationWorker()
             evaluator: Callable[..., EvaluationReport] = worker.evaluate
             board.render_with(worker.render)
         else:
@@ -112,7 +109,6 @@ def create_app(
             clock=clock,
             timer=timer,
             evaluator=evaluator,
-            hand_over=priority.hand_over,
         )
         app.state.scheduler = scheduler
         if run_scheduler:
@@ -144,8 +140,6 @@ def create_app(
             protect_metrics=settings.auth.protect_metrics,
             on_reject=lambda reason: app.state.rejections.increment(reason),
         )
-    # Outermost: a scrape counts as in flight from its first byte to its last.
-    app.add_middleware(PriorityRequests, priority=priority)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     return app

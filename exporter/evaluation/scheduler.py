@@ -18,7 +18,6 @@ from prometheus_client import Histogram
 
 from exporter.evaluation.evaluator import EvaluationReport, evaluate, failed_report
 from exporter.memory import release_freed_memory
-from exporter.priority import hand_over
 from exporter.prometheus.collectors import ReportBoard
 from exporter.settings import Settings
 from exporter.window.model import ModelWindow
@@ -43,7 +42,6 @@ class EvaluationScheduler:
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
         evaluator: Callable[..., EvaluationReport] = evaluate,
-        hand_over: Callable[[], None] = hand_over,
     ) -> None:
         self._store = store
         self._board = board
@@ -52,7 +50,6 @@ class EvaluationScheduler:
         self._clock = clock
         self._timer = timer
         self._evaluator = evaluator
-        self._hand_over = hand_over
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -92,9 +89,7 @@ class EvaluationScheduler:
         started = self._timer()
         try:
             window.feed_detectors()  # errors of pairs no request has fed yet, if any
-            self._hand_over()  # exporter.priority: the loop, and scrapes in flight, go first
             snapshot = window.snapshot()
-            self._hand_over()
             report = self._evaluator(
                 snapshot,
                 settings.drift,

@@ -31,7 +31,6 @@ from typing import Any
 
 from exporter.evaluation.evaluator import EvaluationReport, evaluate
 from exporter.memory import release_freed_memory
-from exporter.priority import hand_over
 from exporter.prometheus.collectors import render_deflated
 from exporter.prometheus.compression import DeflatedText
 
@@ -58,13 +57,8 @@ class EvaluationWorker:
     """One child process running `exporter.evaluation.evaluator.evaluate` and
     `exporter.prometheus.collectors.render_deflated`; thread-safe (calls queue)."""
 
-    def __init__(
-        self,
-        timeout: float = CALL_TIMEOUT_SECONDS,
-        hand_over: Callable[[], None] = hand_over,
-    ) -> None:
+    def __init__(self, timeout: float = CALL_TIMEOUT_SECONDS) -> None:
         self._timeout = timeout
-        self._hand_over = hand_over
         self._lock = threading.Lock()
         self._context = multiprocessing.get_context("fork")
         self._process: Any = None
@@ -82,15 +76,10 @@ class EvaluationWorker:
 
     def render(self, reports: Mapping[str, EvaluationReport], suffix: bytes = b"") -> DeflatedText:
         """`collectors.render_deflated(reports, suffix)` in the child: rendering and
-        deflating 4,000 series takes ~16 + 3 ms of CPU there instead of here.
-
-        The reports are pickled one at a time, with a pause between: pickling all of them in
-        one call held the GIL for 1.6 ms at 4,000 series, and the event loop waited for all of
-        it (one report: ~0.16 ms)."""
+        deflating 4,000 series takes ~16 + 3 ms of CPU there instead of here."""
         pickled = []
         for model, report in reports.items():
             pickled.append((model, pickle.dumps(report, protocol=5)))
-            self._hand_over()
         rendered: DeflatedText = self.call(_render_pickled, pickled, suffix)
         return rendered
 
