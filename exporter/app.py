@@ -6,7 +6,6 @@ app.state; nothing lives at module level, so tests can run many apps side by sid
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,12 +19,10 @@ from exporter import __version__
 from exporter.api import api_router
 from exporter.api.auth import BearerAuth, load_token
 from exporter.api.errors import domain_error, validation_error
-from exporter.blas import use_one_blas_thread
 from exporter.errors import DomainError
 from exporter.evaluation.evaluator import EvaluationReport, evaluate
 from exporter.evaluation.scheduler import EvaluationScheduler
 from exporter.evaluation.worker import EvaluationWorker
-from exporter.memory import release_freed_memory
 from exporter.prometheus.collectors import (
     LiveCollector,
     PersistenceCollector,
@@ -38,12 +35,6 @@ from exporter.window.persistence import SnapshotWriter, StateDirectory
 from exporter.window.store import WindowStore
 
 log = logging.getLogger(__name__)
-
-#: Cyclic-GC thresholds (defaults 700, 10, 10). A young-generation pass visits only the objects
-#: still alive, so waiting for 50,000 allocations instead of 700 lets a request's temporaries die
-#: first: far fewer passes, fewer objects promoted, and so fewer full collections (4-5 ms each,
-#: on the event loop's thread) under ingest.
-GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def create_app(
@@ -83,16 +74,6 @@ def create_app(
         app.state.board = board
         app.state.rejections = rejections
         app.state.evaluation_duration = duration
-        # Everything built so far (modules, the app, restored state) lives as long as the
-        # process: keep it out of the cyclic collector, whose full passes over those ~100,000
-        # objects took ~30 ms each and showed up as latency spikes on /metrics. The start-up
-        # garbage goes first, and its pages back to the system: a page the server later reuses
-        # would otherwise become a private copy in the forked evaluation worker.
-        use_one_blas_thread()  # before the fork: the evaluation worker inherits it
-        gc.collect()
-        release_freed_memory()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
         if settings.evaluation_worker == "process":
             # Forked after the freeze, before serving: the child shares the imported modules
             # copy-on-write and inherits no socket or thread of the server.

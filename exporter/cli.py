@@ -14,6 +14,7 @@ import uvicorn
 
 from exporter import __version__
 from exporter.app import create_app
+from exporter.process import tune_for_serving
 from exporter.settings import DEFAULT_PORT, ConfigError, Settings, load_settings
 
 #: The demo judges drift on a smaller, faster window so it shows within a couple of minutes.
@@ -72,10 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's own requests are noise
-    # Ingest and the scheduler thread (or the evaluation thread, evaluation_worker: thread) hand
-    # the GIL back every 1 ms instead of 5 ms, so a scrape or probe arriving while they run
-    # waits for one short slice, not a long one.
-    sys.setswitchinterval(0.001)
+    tune_for_serving()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings),
