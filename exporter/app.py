@@ -75,8 +75,8 @@ def create_app(
         app.state.rejections = rejections
         app.state.evaluation_duration = duration
         if settings.evaluation_worker == "process":
-            # Forked after the freeze, before serving: the child shares the imported modules
-            # copy-on-write and inherits no socket or thread of the server.
+            # Started before serving: the fork server (a fresh interpreter that imports the
+            # evaluation modules once) forks the child, now and whenever it must be replaced.
             worker = EvaluationWorker()
             evaluator: Callable[..., EvaluationReport] = worker.evaluate
             board.render_with(worker.render)
@@ -92,6 +92,7 @@ def create_app(
             evaluator=evaluator,
         )
         app.state.scheduler = scheduler
+        app.state.evaluation_worker = worker
         if run_scheduler:
             scheduler.start()
         if writer is not None:

@@ -116,8 +116,7 @@ def _run_demo(server: uvicorn.Server, settings: Settings, args: argparse.Namespa
     )
 
     def send_once_serving() -> None:
-        # Not before: the app forks its evaluation worker at start-up, and a fork must not
-        # happen while this thread (or its client's) is mid-import, mid-log or mid-request.
+        # Not before: traffic to a server still starting would only be refused.
         while not server.started and not traffic.stop.is_set():
             time.sleep(0.05)
         traffic.run()

@@ -1,5 +1,6 @@
 """The evaluation child process: the same reports as evaluating in-process, failures that say
-why, and a child that is replaced when it dies and stopped when the app stops."""
+why and end only their own call, and a child that is replaced (from the fork server, never
+from this multi-threaded process) when it dies, and stopped when closed."""
 
 from __future__ import annotations
 
@@ -83,13 +84,51 @@ def test_the_child_reports_exactly_what_evaluate_reports_in_process(
     assert ours.performance is not None
 
 
-def test_a_failure_in_the_child_is_a_worker_error_with_its_traceback(
+def test_a_failure_in_the_child_is_a_worker_error_with_its_cause(
     worker: EvaluationWorker,
 ) -> None:
     with pytest.raises(WorkerError, match="AttributeError"):
         worker.evaluate(None, DriftSettings(), 100, NOW)
     # ... and the child goes on serving.
     assert worker.evaluate(_snapshot(1), DriftSettings(), 100, NOW).model == "m"
+
+
+class _Unreadable(int):
+    """Pickles fine here; unpickling it raises (int("not a number")), as a payload whose class
+    the child cannot rebuild would."""
+
+    def __reduce__(self) -> Any:
+        return (int, ("not a number",))
+
+
+def test_a_payload_the_child_cannot_unpickle_fails_that_call_only() -> None:
+    worker = EvaluationWorker()
+    try:
+        child = worker.pid
+        with pytest.raises(WorkerError, match="ValueError"):
+            worker.evaluate(_snapshot(6), DriftSettings(), _Unreadable(), NOW)
+        report = worker.evaluate(_snapshot(6), DriftSettings(), 100, NOW)
+        assert report.status == "ok"
+        assert worker.pid == child  # the same child served it: none died
+        assert worker.call(os.getpid) == child
+    finally:
+        worker.close()
+
+
+def test_children_are_forked_from_the_fork_server_not_from_this_process() -> None:
+    worker = EvaluationWorker()
+    try:
+        first = worker.pid
+        assert first is not None
+        fork_server = worker.call(os.getppid)
+        assert fork_server != os.getpid()
+        os.kill(first, signal.SIGKILL)
+        assert _dead(first)
+        assert worker.evaluate(_snapshot(7), DriftSettings(), 100, NOW).status == "ok"
+        assert worker.pid not in (None, first)
+        assert worker.call(os.getppid) == fork_server
+    finally:
+        worker.close()
 
 
 def _dead(pid: int, timeout: float = 5.0) -> bool:
