@@ -43,9 +43,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
     timer: Callable[[], float] = time.perf_counter,
     run_scheduler: bool = True,
+    evaluator: Callable[..., EvaluationReport] | None = None,
 ) -> FastAPI:
     """The sidecar's ASGI app. `clock`/`timer` are injectable for deterministic tests;
-    `run_scheduler=False` leaves evaluation to explicit calls (POST /evaluate, run_once)."""
+    `run_scheduler=False` leaves evaluation to explicit calls (POST /evaluate, run_once);
+    `evaluator` stands in for `exporter.evaluation.evaluator.evaluate`, called in this process
+    (tests), whatever `evaluation_worker` says."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,14 +77,15 @@ def create_app(
         app.state.board = board
         app.state.rejections = rejections
         app.state.evaluation_duration = duration
-        if settings.evaluation_worker == "process":
+        evaluating: Callable[..., EvaluationReport] = evaluate
+        if evaluator is not None:
+            evaluating = evaluator
+        elif settings.evaluation_worker == "process":
             # Started before serving: the fork server (a fresh interpreter that imports the
             # evaluation modules once) forks the child, now and whenever it must be replaced.
             worker = EvaluationWorker()
-            evaluator: Callable[..., EvaluationReport] = worker.evaluate
+            evaluating = worker.evaluate
             board.render_with(worker.render)
-        else:
-            evaluator = evaluate
         scheduler = EvaluationScheduler(
             store,
             board,
@@ -89,7 +93,7 @@ def create_app(
             duration,
             clock=clock,
             timer=timer,
-            evaluator=evaluator,
+            evaluator=evaluating,
         )
         app.state.scheduler = scheduler
         app.state.evaluation_worker = worker

@@ -484,12 +484,23 @@ class ReportBoard:
         """The text and its deflate stream, swapped together so a scrape never mixes two."""
         return self._rendered
 
-    def publish(self, reports: Iterable[EvaluationReport]) -> None:
-        """Replace these models' reports and re-render the drift families."""
+    def publish(
+        self,
+        reports: Iterable[EvaluationReport],
+        admit: Callable[[EvaluationReport], bool] | None = None,
+    ) -> list[EvaluationReport]:
+        """Replace these models' reports and re-render the drift families; returns those
+        published. `admit`, called under the board's lock, drops a report by returning False
+        (the scheduler's check that its model was not deleted meanwhile: a delete discards
+        the model's report after removing it from the store, so it cannot slip between)."""
         with self._lock:
+            published = [report for report in reports if admit is None or admit(report)]
+            if not published:
+                return published
             updated = dict(self._reports)
-            updated.update((report.model, report) for report in reports)
+            updated.update((report.model, report) for report in published)
             self._swap(updated)
+            return published
 
     def discard(self, model: str) -> None:
         """Drop a deleted model's report and re-render (remove its evaluation-duration series
