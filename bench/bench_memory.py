@@ -293,6 +293,9 @@ def mib(kib: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-http", action="store_true", help="only the store-API measurement")
+    parser.add_argument(
+        "--http-only", action="store_true", help="only the real server (what the worker changes)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     common.add_summary_argument(parser)
     args = parser.parse_args(argv)
@@ -305,39 +308,41 @@ def main(argv: list[str] | None = None) -> int:
         f"{MODELS} models x {FEATURES} numeric features + prediction, window.max_records "
         f"{WINDOW_RECORDS:,} (slices 12, sample_size 5,000), references of {REFERENCE_ROWS:,} rows"
     )
-    completed = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if completed.returncode != 0:
-        print(completed.stderr[-3000:])
-        return 1
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    steps = result["steps"]
-    baseline_kib = next(rss for step, rss, _, _ in steps if step == BASELINE_STEP)
-    peak_kib = result["target_peak"]
-    print()
-    print("Store API in a fresh subprocess (ru_maxrss is the peak so far):")
-    common.print_table(
-        ["step", "RSS now", "of which anonymous", "peak RSS", "peak / baseline"],
-        [
-            [step, mib(rss), mib(anon), mib(peak), f"{peak / baseline_kib:.2f}"]
-            for step, rss, anon, peak in steps
-        ],
-    )
-    print(
-        f"filling {MODELS} x {WINDOW_RECORDS:,} records in-process took "
-        f"{result['fill_seconds']:.1f} s; windows hold {min(result['records']):,}-"
-        f"{max(result['records']):,} records (a full ring of 12 slices keeps between 11/12 and "
-        "all of max_records)"
-    )
-    met = "met" if peak_kib * 1024 <= TARGET_BYTES else "NOT met"
-    print(
-        f"peak RSS {mib(peak_kib)} = baseline {mib(baseline_kib)} + {mib(peak_kib - baseline_kib)} "
-        f"for the models (target <= 256 MiB: {met})"
-    )
+    peak_kib = baseline_kib = 0
+    if not args.http_only:
+        completed = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if completed.returncode != 0:
+            print(completed.stderr[-3000:])
+            return 1
+        result = json.loads(completed.stdout.strip().splitlines()[-1])
+        steps = result["steps"]
+        baseline_kib = next(rss for step, rss, _, _ in steps if step == BASELINE_STEP)
+        peak_kib = result["target_peak"]
+        print()
+        print("Store API in a fresh subprocess (ru_maxrss is the peak so far):")
+        common.print_table(
+            ["step", "RSS now", "of which anonymous", "peak RSS", "peak / baseline"],
+            [
+                [step, mib(rss), mib(anon), mib(peak), f"{peak / baseline_kib:.2f}"]
+                for step, rss, anon, peak in steps
+            ],
+        )
+        print(
+            f"filling {MODELS} x {WINDOW_RECORDS:,} records in-process took "
+            f"{result['fill_seconds']:.1f} s; windows hold {min(result['records']):,}-"
+            f"{max(result['records']):,} records (a full ring of 12 slices keeps between 11/12 and "
+            "all of max_records)"
+        )
+        met = "met" if peak_kib * 1024 <= TARGET_BYTES else "NOT met"
+        print(
+            f"peak RSS {mib(peak_kib)} = baseline {mib(baseline_kib)} + "
+            f"{mib(peak_kib - baseline_kib)} for the models (target <= 256 MiB: {met})"
+        )
 
     server: dict[str, Any] | None = None
     if not args.skip_http:
@@ -382,14 +387,15 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     summary = common.Summary("memory")
-    summary.add(
-        "peak RSS, 10 models x 50 features, 100k-record windows (store API)",
-        mib(peak_kib),
-        f"imports only {mib(baseline_kib)}",
-        f"{peak_kib / baseline_kib:.2f}x baseline",
-        "<= 256 MiB",
-        common.yes_no(peak_kib * 1024 <= TARGET_BYTES),
-    )
+    if not args.http_only:
+        summary.add(
+            "peak RSS, 10 models x 50 features, 100k-record windows (store API)",
+            mib(peak_kib),
+            f"imports only {mib(baseline_kib)}",
+            f"{peak_kib / baseline_kib:.2f}x baseline",
+            "<= 256 MiB",
+            common.yes_no(peak_kib * 1024 <= TARGET_BYTES),
+        )
     if server:
         peak = server["final"]["VmHWM"]
         summary.add(
