@@ -8,7 +8,6 @@ Each switch stays only while a benchmark shows it earns its keep (bench/README.m
 from __future__ import annotations
 
 import gc
-import sys
 
 from exporter.blas import use_one_blas_thread
 from exporter.memory import release_freed_memory
@@ -18,16 +17,10 @@ from exporter.memory import release_freed_memory
 #: first: far fewer passes, fewer objects promoted, and so fewer full collections (4-5 ms each,
 #: on the event loop's thread) under ingest.
 GC_THRESHOLDS = (50_000, 20, 20)
-#: How often a thread holding the GIL is asked to give it up (default 5 ms).
-SWITCH_INTERVAL_SECONDS = 0.001
 
 
 def tune_for_serving() -> None:
     """Tune this process for serving; call once, after the imports, before the app starts."""
-    # Ingest and the scheduler thread (or the evaluation thread, evaluation_worker: thread)
-    # hand the GIL back every 1 ms instead of 5 ms, so a scrape or probe arriving while they
-    # run waits for one short slice, not a long one.
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     use_one_blas_thread()  # before the evaluation worker is forked: it inherits the limit
     # Everything imported so far lives as long as the process: keep it out of the cyclic
     # collector, whose full passes over those ~100,000 objects took ~30 ms each and showed up
