@@ -154,11 +154,12 @@ def child() -> None:
 
 
 def process_role(pid: int) -> str:
+    """What a process below the server is (a fork server's children share its command line)."""
     command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    if "forkserver" in command:
-        return "fork server"
     if "resource_tracker" in command:
         return "resource tracker"
+    if common.children_of(pid):
+        return "fork server"
     return "evaluation worker"
 
 

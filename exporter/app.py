@@ -83,7 +83,7 @@ def create_app(
         elif settings.evaluation_worker == "process":
             # Started before serving: the fork server (a fresh interpreter that imports the
             # evaluation modules once) forks the child, now and whenever it must be replaced.
-            worker = EvaluationWorker()
+            worker = EvaluationWorker(fork_first=True)
             evaluating = worker.evaluate
             board.render_with(worker.render)
         scheduler = EvaluationScheduler(

@@ -5,13 +5,16 @@ operation and takes it straight back, and each hand-back restarts the wait of th
 asked for it, so a scrape arriving mid-evaluation waited 2-5 ms per GIL hand-over (measured).
 A child process evaluates on the other core instead.
 
-The child is the one worker of a `concurrent.futures.ProcessPoolExecutor` on the "forkserver"
-start method: a fork server (a fresh interpreter, started by fork + exec, that has imported the
-evaluation modules once: `PRELOAD`) forks it, single-threaded, so neither the first child nor
-the replacement of one that died is ever forked from the multi-threaded server. The call and
-its arguments travel as one pickle that the child unpickles inside the call (`_call`): a
-payload that fails to unpickle, like an evaluation that raises, is a `WorkerError` for that
-call only, and the child goes on serving. Nothing of a model stays in the child between calls.
+The child is the one worker of a `concurrent.futures.ProcessPoolExecutor`. The app's first
+child is forked from the server at start-up, while the server still has one thread
+(`fork_first`): it shares the imported modules and the start-up state copy-on-write, ~25 MiB
+of its own instead of ~100 (bench/README.md). Every later child (the replacement of one that
+died or hung) comes from the fork server ("forkserver" start method: a fresh interpreter,
+started by fork + exec when first needed, that imports the evaluation modules once, `PRELOAD`),
+so no child is ever forked from the multi-threaded server. The call and its arguments travel
+as one pickle that the child unpickles inside the call (`_call`): a payload that fails to
+unpickle, like an evaluation that raises, is a `WorkerError` for that call only, and the child
+goes on serving. Nothing of a model stays in the child between calls.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 from exporter.blas import use_one_blas_thread
 from exporter.evaluation.evaluator import EvaluationReport, evaluate
+from exporter.memory import release_freed_memory
 from exporter.prometheus.collectors import render_deflated
 from exporter.prometheus.compression import DeflatedText
 
@@ -64,15 +68,19 @@ class EvaluationWorker:
     """One child process running `exporter.evaluation.evaluator.evaluate` and
     `exporter.prometheus.collectors.render_deflated`; thread-safe (calls queue)."""
 
-    def __init__(self, timeout: float = CALL_TIMEOUT_SECONDS) -> None:
+    def __init__(self, timeout: float = CALL_TIMEOUT_SECONDS, *, fork_first: bool = False) -> None:
+        """`fork_first`: fork the first child from this process, if it has one thread (the
+        app's lifespan, before serving), so that it shares the imported modules and the
+        start-up state copy-on-write instead of holding its own; every other child comes from
+        the fork server."""
         self._timeout = timeout
         self._lock = threading.Lock()
-        start_fork_server()
         self._pool: ProcessPoolExecutor | None = None
         self._pid: int | None = None
         self._exited: int | None = None  # a pidfd of the child: readable once it has exited
+        single_threaded = threading.active_count() == 1
         with self._lock:
-            self._start()
+            self._start("fork" if fork_first and single_threaded else "forkserver")
 
     @property
     def pid(self) -> int | None:
@@ -120,9 +128,11 @@ class EvaluationWorker:
         with self._lock:
             self._stop(timeout)
 
-    def _start(self) -> None:
+    def _start(self, method: str = "forkserver") -> None:
+        if method == "forkserver":
+            start_fork_server()
         pool = ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("forkserver"), initializer=_child_start
+            1, mp_context=multiprocessing.get_context(method), initializer=_child_start
         )
         # The child now, not at the first evaluation; and its pid, to kill it if it hangs.
         pid: int = pool.submit(os.getpid).result(self._timeout)
@@ -150,7 +160,6 @@ class EvaluationWorker:
                 os.kill(pid, signal.SIGKILL)  # hung
         if exited is not None:
             os.close(exited)
-        pool.shutdown(wait=True)
 
 
 def _wait_exit(pid: int, exited: int | None, timeout: float) -> bool:
@@ -174,6 +183,7 @@ def _child_start() -> None:
     on one thread (exporter.blas). And it is background work: where the cores are all busy,
     requests get the CPU first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler of a server it forked from
     use_one_blas_thread()
     with suppress(OSError):
         os.nice(WORKER_NICENESS)
@@ -181,6 +191,11 @@ def _child_start() -> None:
 
 def _call(payload: bytes) -> Any:
     """In the child: unpickle the call and make it, so a payload that cannot be unpickled is
-    this call's error, not the end of the child."""
+    this call's error, not the end of the child; then hand the evaluation's freed memory back
+    to the system (the child's share of the peak, otherwise kept at its high-water mark)."""
     function, arguments, keywords = pickle.loads(payload)
-    return function(*arguments, **keywords)
+    try:
+        return function(*arguments, **keywords)
+    finally:
+        del function, arguments, keywords
+        release_freed_memory()

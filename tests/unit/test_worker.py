@@ -5,7 +5,11 @@ from this multi-threaded process) when it dies, and stopped when closed."""
 from __future__ import annotations
 
 import os
+import select
 import signal
+import subprocess
+import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -132,17 +136,16 @@ def test_children_are_forked_from_the_fork_server_not_from_this_process() -> Non
 
 
 def _dead(pid: int, timeout: float = 5.0) -> bool:
-    """Killed (a zombie until the worker reaps it: not reaped here)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.02)
-    return False
+    """Exited, every thread of it (its pidfd is readable then, as the worker's own is), reaped
+    or not."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([handle], [], [], timeout)[0])
+    finally:
+        os.close(handle)
 
 
 def test_a_killed_child_is_replaced_on_the_next_evaluation() -> None:
@@ -200,8 +203,7 @@ def test_the_child_ignores_ctrl_c_and_stops_when_closed() -> None:
     assert worker.evaluate(_snapshot(3), DriftSettings(), 100, NOW).status == "ok"
     worker.close()
     assert worker.pid is None
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert _dead(pid, timeout=5.0)  # exited when told to (its parent reaps it)
 
 
 def test_the_child_renders_the_same_exposition_text_as_this_process(
@@ -217,3 +219,48 @@ def test_the_child_renders_the_same_exposition_text_as_this_process(
     assert rendered.text == render(reports) + suffix
     assert zlib.decompress(rendered.deflated, -zlib.MAX_WBITS) == rendered.text
     assert b'drift_feature_psi{feature="x",model="n"}' in rendered.text
+
+
+_FORK_FIRST = """
+import os, select, signal
+from exporter.evaluation.worker import EvaluationWorker
+
+if __name__ == "__main__":
+    worker = EvaluationWorker(fork_first=True)
+    try:
+        first = worker.pid
+        print(worker.call(os.getppid) == os.getpid())
+        exited = os.pidfd_open(first)
+        os.kill(first, signal.SIGKILL)
+        select.select([exited], [], [], 5.0)
+        print(worker.call(os.getpid) != first, worker.call(os.getppid) == os.getpid())
+    finally:
+        worker.close()
+"""
+
+
+def test_fork_first_forks_the_first_child_here_and_replacements_from_the_fork_server(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "fork_first.py"
+    script.write_text(_FORK_FIRST)
+    completed = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    # One thread here: the first child is ours; its replacement is the fork server's.
+    assert completed.stdout.split() == ["True", "True", "False"]
+
+
+def test_fork_first_uses_the_fork_server_while_other_threads_run() -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        worker = EvaluationWorker(fork_first=True)
+        try:
+            assert worker.call(os.getppid) != os.getpid()
+        finally:
+            worker.close()
+    finally:
+        release.set()
+        other.join()
