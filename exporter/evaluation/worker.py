@@ -35,7 +35,6 @@ from typing import Any
 
 from exporter.blas import use_one_blas_thread
 from exporter.evaluation.evaluator import EvaluationReport, evaluate
-from exporter.memory import release_freed_memory
 from exporter.prometheus.collectors import render_deflated
 from exporter.prometheus.compression import DeflatedText
 
@@ -191,11 +190,6 @@ def _child_start() -> None:
 
 def _call(payload: bytes) -> Any:
     """In the child: unpickle the call and make it, so a payload that cannot be unpickled is
-    this call's error, not the end of the child; then hand the evaluation's freed memory back
-    to the system (the child's share of the peak, otherwise kept at its high-water mark)."""
+    this call's error, not the end of the child."""
     function, arguments, keywords = pickle.loads(payload)
-    try:
-        return function(*arguments, **keywords)
-    finally:
-        del function, arguments, keywords
-        release_freed_memory()
+    return function(*arguments, **keywords)
