@@ -85,7 +85,6 @@ def create_app(
             # evaluation modules once) forks the child, now and whenever it must be replaced.
             worker = EvaluationWorker(fork_first=True)
             evaluating = worker.evaluate
-            board.render_with(worker.render)
         scheduler = EvaluationScheduler(
             store,
             board,

@@ -1,4 +1,4 @@
-"""Evaluation (and rendering) in a child process: neither competes with the event loop for the GIL.
+"""Evaluation in a child process: it does not compete with the event loop for the GIL.
 
 In a thread, evaluation starved the event loop: numpy releases the GIL around every array
 operation and takes it straight back, and each hand-back restarts the wait of the thread that
@@ -7,8 +7,8 @@ A child process evaluates on the other core instead.
 
 The child is the one worker of a `concurrent.futures.ProcessPoolExecutor`. The app's first
 child is forked from the server at start-up, while the server still has one thread
-(`fork_first`): it shares the imported modules and the start-up state copy-on-write, ~25 MiB
-of its own instead of ~100 (bench/README.md). Every later child (the replacement of one that
+(`fork_first`): it shares the imported modules and the start-up state copy-on-write, ~35 MiB
+of its own at its peak instead of ~135 MiB for a fork server and its child (bench/README.md). Every later child (the replacement of one that
 died or hung) comes from the fork server ("forkserver" start method: a fresh interpreter,
 started by fork + exec when first needed, that imports the evaluation modules once, `PRELOAD`),
 so no child is ever forked from the multi-threaded server. The call and its arguments travel
@@ -27,7 +27,7 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
@@ -35,13 +35,11 @@ from typing import Any
 
 from exporter.blas import use_one_blas_thread
 from exporter.evaluation.evaluator import EvaluationReport, evaluate
-from exporter.prometheus.collectors import render_deflated
-from exporter.prometheus.compression import DeflatedText
 
 log = logging.getLogger(__name__)
 
 #: Imported once by the fork server, so each child starts with numpy and scipy loaded.
-PRELOAD = ("exporter.evaluation.evaluator", "exporter.prometheus.collectors")
+PRELOAD = ("exporter.evaluation.evaluator",)
 #: Added to the child's niceness (lower CPU priority than the server's threads).
 WORKER_NICENESS = 10
 #: Longest wait for one answer before the child is taken for hung and replaced (evaluating
@@ -64,8 +62,8 @@ def start_fork_server() -> None:
 
 
 class EvaluationWorker:
-    """One child process running `exporter.evaluation.evaluator.evaluate` and
-    `exporter.prometheus.collectors.render_deflated`; thread-safe (calls queue)."""
+    """One child process running `exporter.evaluation.evaluator.evaluate`; thread-safe (calls
+    queue)."""
 
     def __init__(self, timeout: float = CALL_TIMEOUT_SECONDS, *, fork_first: bool = False) -> None:
         """`fork_first`: fork the first child from this process, if it has one thread (the
@@ -89,11 +87,6 @@ class EvaluationWorker:
         """`evaluator.evaluate(...)` in the child; WorkerError if it fails there."""
         report: EvaluationReport = self.call(evaluate, *arguments, **keywords)
         return report
-
-    def render(self, reports: Mapping[str, EvaluationReport], suffix: bytes = b"") -> DeflatedText:
-        """`collectors.render_deflated(reports, suffix)` in the child."""
-        rendered: DeflatedText = self.call(render_deflated, dict(reports), suffix)
-        return rendered
 
     def call(self, function: Callable[..., Any], *arguments: Any, **keywords: Any) -> Any:
         """`function(*arguments, **keywords)` in the child (a module-level function: it is

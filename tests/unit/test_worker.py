@@ -11,9 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,6 @@ import pytest
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.worker import EvaluationWorker, WorkerError
 from exporter.ingest.decoding import LabelBatch, PredictionBatch
-from exporter.prometheus.collectors import render
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.window.model import ModelWindow
 from exporter.window.profile import build_profile
@@ -204,21 +201,6 @@ def test_the_child_ignores_ctrl_c_and_stops_when_closed() -> None:
     worker.close()
     assert worker.pid is None
     assert _dead(pid, timeout=5.0)  # exited when told to (its parent reaps it)
-
-
-def test_the_child_renders_the_same_exposition_text_as_this_process(
-    worker: EvaluationWorker,
-) -> None:
-    reports = {
-        model: evaluate(_snapshot(seed), DriftSettings(), 100, NOW)
-        for seed, model in enumerate(("m", "n"))
-    }
-    reports["n"] = replace(reports["n"], model="n")
-    suffix = b"# the evaluation-duration histogram, rendered by the server\n"
-    rendered = worker.render(reports, suffix)
-    assert rendered.text == render(reports) + suffix
-    assert zlib.decompress(rendered.deflated, -zlib.MAX_WBITS) == rendered.text
-    assert b'drift_feature_psi{feature="x",model="n"}' in rendered.text
 
 
 _FORK_FIRST = """
