@@ -22,12 +22,8 @@ GC_THRESHOLDS = (50_000, 20, 20)
 def tune_for_serving() -> None:
     """Tune this process for serving; call once, after the imports, before the app starts."""
     use_one_blas_thread()  # before the evaluation worker is forked: it inherits the limit
-    # Everything imported so far lives as long as the process: keep it out of the cyclic
-    # collector, whose full passes over those ~100,000 objects took ~30 ms each and showed up
-    # as latency spikes on /metrics. The start-up garbage goes first, and its pages back to the
-    # system: a page the server later reuses would otherwise become a private copy in the
-    # forked evaluation worker.
+    # The start-up garbage goes, and its pages back to the system: a page the server later
+    # reuses would otherwise become a private copy in the evaluation worker forked from it.
     gc.collect()
     release_freed_memory()
-    gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

@@ -8,13 +8,14 @@ A child process evaluates on the other core instead.
 The child is the one worker of a `concurrent.futures.ProcessPoolExecutor`. The app's first
 child is forked from the server at start-up, while the server still has one thread
 (`fork_first`): it shares the imported modules and the start-up state copy-on-write, ~35 MiB
-of its own at its peak instead of ~135 MiB for a fork server and its child (bench/README.md). Every later child (the replacement of one that
-died or hung) comes from the fork server ("forkserver" start method: a fresh interpreter,
-started by fork + exec when first needed, that imports the evaluation modules once, `PRELOAD`),
-so no child is ever forked from the multi-threaded server. The call and its arguments travel
-as one pickle that the child unpickles inside the call (`_call`): a payload that fails to
-unpickle, like an evaluation that raises, is a `WorkerError` for that call only, and the child
-goes on serving. Nothing of a model stays in the child between calls.
+of its own at its peak instead of ~135 MiB for a fork server and its child
+(bench/README.md). Every later child (the replacement of one that died or hung) comes from
+the fork server ("forkserver" start method: a fresh interpreter, started by fork + exec when
+first needed, that imports the evaluation modules once, `PRELOAD`), so no child is ever
+forked from the multi-threaded server. The call and its arguments travel as one pickle that
+the child unpickles inside the call (`_call`): a payload that fails to unpickle, like an
+evaluation that raises, is a `WorkerError` for that call only, and the child goes on serving.
+Nothing of a model stays in the child between calls.
 """
 
 from __future__ import annotations

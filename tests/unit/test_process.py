@@ -42,7 +42,6 @@ from exporter.process import GC_THRESHOLDS, tune_for_serving
 tune_for_serving()
 print(json.dumps({
     "gc_threshold": list(gc.get_threshold()) == list(GC_THRESHOLDS),
-    "gc_frozen": gc.get_freeze_count() > 0,
     "blas_threads": blas_threads(),
 }))
 """
@@ -53,5 +52,5 @@ def test_tune_for_serving_sets_the_switches_in_its_own_process() -> None:
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120, check=True
     )
     tuned = json.loads(completed.stdout.splitlines()[-1])
-    assert tuned["gc_threshold"] and tuned["gc_frozen"]
+    assert tuned["gc_threshold"]
     assert tuned["blas_threads"] and set(tuned["blas_threads"]) == {1}
