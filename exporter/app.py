@@ -81,8 +81,8 @@ def create_app(
         if evaluator is not None:
             evaluating = evaluator
         elif settings.evaluation_worker == "process":
-            # Started before serving: the fork server (a fresh interpreter that imports the
-            # evaluation modules once) forks the child, now and whenever it must be replaced.
+            # Before serving, while the server has one thread: the first child is forked from
+            # it (sharing its modules copy-on-write); replacements come from a fork server.
             worker = EvaluationWorker(fork_first=True)
             evaluating = worker.evaluate
         scheduler = EvaluationScheduler(
