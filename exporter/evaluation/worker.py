@@ -54,7 +54,8 @@ class WorkerError(RuntimeError):
 
 
 def start_fork_server() -> None:
-    """Start the fork server now (idempotent): at app start, not on the first evaluation."""
+    """Start the fork server with `PRELOAD` imported, unless it runs already (it starts by
+    fork + exec, so this is safe beside other threads)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
     from multiprocessing import forkserver
