@@ -30,8 +30,9 @@ Baseline, in this process on reports built the same way: prometheus_client's gen
 rendering the same drift families on every scrape, from `drift_families.DriftCollector` (what
 a custom collector does when it renders per scrape). drift-exporter renders them once per
 evaluation (`ReportBoard.publish`) and per scrape renders only the live counters, also timed
-in-process. Target: /metrics p99 <= 5 ms. The load process and the scraper share the
-machine's cores with the server.
+in-process. Target: /metrics p99 <= 25 ms and no scrape over 250 ms, at 20,000 records/s
+ingest with back-to-back evaluation. The load process and the scraper share the machine's
+cores with the server.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ PHASES = (
     (STEADY_PHASE, STEADY_RECORDS_PER_SECOND, 1),
     ("ingest flat out, 4 connections", 0.0, 4),
 )
-TARGET_P99_SECONDS = 0.005
+TARGET_P99_SECONDS = 0.025
+TARGET_MAX_SECONDS = 0.250
 
 
 def model_name(i: int) -> str:
@@ -349,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-rate", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--load-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
     parser.add_argument("--load-connections", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--back-to-back-only",
+        action="store_true",
+        help="only the server with back-to-back evaluation (the target's case; half the time)",
+    )
     common.add_summary_argument(parser)
     args = parser.parse_args(argv)
     if args.load:
@@ -360,9 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     _, baseline_series = series_counts(baseline["text"])
     gen_p50 = common.percentile(baseline["generate_latest"], 50)
 
-    servers = (
-        ("evaluation between scrapes", IDLE_EVALUATION_INTERVAL),
-        ("evaluation back-to-back", BUSY_EVALUATION_INTERVAL),
+    servers = tuple(
+        (label, interval)
+        for label, interval in (
+            ("evaluation between scrapes", IDLE_EVALUATION_INTERVAL),
+            ("evaluation back-to-back", BUSY_EVALUATION_INTERVAL),
+        )
+        if not args.back_to_back_only or interval == BUSY_EVALUATION_INTERVAL
     )
     results: dict[str, dict[str, Any]] = {}
     for label, interval in servers:
@@ -430,16 +441,20 @@ def main(argv: list[str] | None = None) -> int:
             f"ingest {STEADY_RECORDS_PER_SECOND // 1000}k rec/s",
         ),
     ):
+        if label not in results:
+            continue
         result = results[label]
         timings = result["phases"][phase]["scrape"]
         p50, p99 = common.percentile(timings, 50), common.percentile(timings, 99)
+        slowest = max(timings)
         summary.add(
             f"/metrics, {result['series']:,} series, {load}, {label}",
-            f"p50 {common.fmt_seconds(p50)}, p99 {common.fmt_seconds(p99)}",
+            f"p50 {common.fmt_seconds(p50)}, p99 {common.fmt_seconds(p99)}, "
+            f"max {common.fmt_seconds(slowest)}",
             f"generate_latest p50 {common.fmt_seconds(gen_p50)}, p99 {common.fmt_seconds(gen_p99)}",
             f"p50 {p50 / gen_p50:.2f}x",
-            "p99 <= 5 ms",
-            common.yes_no(p99 <= TARGET_P99_SECONDS),
+            "p99 <= 25 ms, max <= 250 ms",
+            common.yes_no(p99 <= TARGET_P99_SECONDS and slowest <= TARGET_MAX_SECONDS),
         )
     summary.write(args.summary_json)
     return 0

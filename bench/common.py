@@ -220,15 +220,36 @@ class Server:
         return vm_kib(self.pid)
 
     def child_pids(self) -> list[int]:
-        """The server's child processes (the evaluation worker)."""
-        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
+        """The server's child processes."""
+        return children_of(self.pid)
+
+    def descendant_pids(self) -> list[int]:
+        """The server's children, their children, ... (the evaluation worker and, with the
+        forkserver start method, the fork server and the resource tracker)."""
+        found, queue = [], children_of(self.pid)
+        while queue:
+            pid = queue.pop(0)
+            found.append(pid)
+            queue.extend(children_of(pid))
+        return found
 
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def children_of(pid: int) -> list[int]:
+    """A process's children (listed under the thread that started each)."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                found.extend(int(child) for child in (task / "children").read_text().split())
+    except FileNotFoundError:
+        pass
+    return found
 
 
 def vm_kib(pid: int | str = "self") -> dict[str, int]:

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{'=' * 100}\n$ {shown.replace(str(HERE.parent) + '/', '')}\n", flush=True)
             bench_started = time.perf_counter()
             try:
-                completed = subprocess.run(command, timeout=300, cwd=HERE.parent)
+                completed = subprocess.run(command, timeout=900, cwd=HERE.parent)
                 code = completed.returncode
             except subprocess.TimeoutExpired:
                 code = -1

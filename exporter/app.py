@@ -6,7 +6,6 @@ app.state; nothing lives at module level, so tests can run many apps side by sid
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,15 +19,12 @@ from exporter import __version__
 from exporter.api import api_router, docs
 from exporter.api.auth import BearerAuth, load_token
 from exporter.api.errors import domain_error, validation_error
-from exporter.blas import use_one_blas_thread
 from exporter.errors import DomainError
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.report import EvaluationReport
 from exporter.evaluation.scheduler import EvaluationScheduler
 from exporter.evaluation.worker import EvaluationWorker
 from exporter.ingest.formats.cloudevents import CloudEventJoiner
-from exporter.memory import release_freed_memory
-from exporter.priority import PriorityRequests, RequestPriority
 from exporter.prometheus.board import ReportBoard, evaluation_duration_histogram
 from exporter.prometheus.collectors import LiveCollector, PersistenceCollector, RejectionCounter
 from exporter.settings import Settings
@@ -37,12 +33,6 @@ from exporter.window.store import WindowStore
 
 log = logging.getLogger(__name__)
 
-#: Cyclic-GC thresholds (defaults 700, 10, 10). A young-generation pass visits only the objects
-#: still alive, so waiting for 50,000 allocations instead of 700 lets a request's temporaries die
-#: first: far fewer passes, fewer objects promoted, and so fewer full collections (4-5 ms each,
-#: on the event loop's thread) under ingest.
-GC_THRESHOLDS = (50_000, 20, 20)
-
 
 def create_app(
     settings: Settings,
@@ -50,11 +40,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
     timer: Callable[[], float] = time.perf_counter,
     run_scheduler: bool = True,
+    evaluator: Callable[..., EvaluationReport] | None = None,
 ) -> FastAPI:
     """The sidecar's ASGI app. `clock`/`timer` are injectable for deterministic tests;
-    `run_scheduler=False` leaves evaluation to explicit calls (POST /evaluate, run_once)."""
-
-    priority = RequestPriority()
+    `run_scheduler=False` leaves evaluation to explicit calls (POST /evaluate, run_once);
+    `evaluator` stands in for `exporter.evaluation.evaluator.evaluate`, called in this process
+    (tests), whatever `evaluation_worker` says."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,24 +81,14 @@ def create_app(
         app.state.rejections = rejections
         app.state.cloudevent_joiner = joiner
         app.state.evaluation_duration = duration
-        # Everything built so far (modules, the app, restored state) lives as long as the
-        # process: keep it out of the cyclic collector, whose full passes over those ~100,000
-        # objects took ~30 ms each and showed up as latency spikes on /metrics. The start-up
-        # garbage goes first, and its pages back to the system: a page the server later reuses
-        # would otherwise become a private copy in the forked evaluation worker.
-        use_one_blas_thread()  # before the fork: the evaluation worker inherits it
-        gc.collect()
-        release_freed_memory()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
-        if settings.evaluation_worker == "process":
-            # Forked after the freeze, before serving: the child shares the imported modules
-            # copy-on-write and inherits no socket or thread of the server.
-            worker = EvaluationWorker(hand_over=priority.hand_over)
-            evaluator: Callable[..., EvaluationReport] = worker.evaluate
-            board.render_with(worker.render)
-        else:
-            evaluator = evaluate
+        evaluating: Callable[..., EvaluationReport] = evaluate
+        if evaluator is not None:
+            evaluating = evaluator
+        elif settings.evaluation_worker == "process":
+            # Before serving, while the server has one thread: the first child is forked from
+            # it (sharing its modules copy-on-write); replacements come from a fork server.
+            worker = EvaluationWorker(fork_first=True)
+            evaluating = worker.evaluate
         scheduler = EvaluationScheduler(
             store,
             board,
@@ -115,10 +96,10 @@ def create_app(
             duration,
             clock=clock,
             timer=timer,
-            evaluator=evaluator,
-            hand_over=priority.hand_over,
+            evaluator=evaluating,
         )
         app.state.scheduler = scheduler
+        app.state.evaluation_worker = worker
         if run_scheduler:
             scheduler.start()
         if writer is not None:
@@ -152,8 +133,6 @@ def create_app(
             protect_metrics=settings.auth.protect_metrics,
             on_reject=lambda reason: app.state.rejections.increment(reason),
         )
-    # Outermost: a scrape counts as in flight from its first byte to its last.
-    app.add_middleware(PriorityRequests, priority=priority)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     return app

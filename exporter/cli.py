@@ -15,6 +15,7 @@ import uvicorn
 from exporter import __version__
 from exporter.app import create_app
 from exporter.logs import configure_logging
+from exporter.process import tune_for_serving
 from exporter.settings import DEFAULT_PORT, ConfigError, Settings, load_settings
 
 #: The demo judges drift on a smaller, faster window so it shows within a couple of minutes.
@@ -72,10 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level, settings.log_format)  # once, for the whole process
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo's own requests are noise
-    # Ingest and the scheduler thread (or the evaluation thread, evaluation_worker: thread) hand
-    # the GIL back every 1 ms instead of 5 ms, so a scrape or probe arriving while they run
-    # waits for one short slice, not a long one.
-    sys.setswitchinterval(0.001)
+    tune_for_serving()
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -119,8 +117,7 @@ def _run_demo(server: uvicorn.Server, settings: Settings, args: argparse.Namespa
     )
 
     def send_once_serving() -> None:
-        # Not before: the app forks its evaluation worker at start-up, and a fork must not
-        # happen while this thread (or its client's) is mid-import, mid-log or mid-request.
+        # Not before: traffic to a server still starting would only be refused.
         while not server.started and not traffic.stop.is_set():
             time.sleep(0.05)
         traffic.run()

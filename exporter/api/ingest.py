@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterable
 
@@ -101,20 +100,9 @@ async def count_batch(window: ModelWindow, prepared: PreparedBatch) -> int:
 
 async def _in_steps(steps: Iterable[None]) -> None:
     """Run the steps, handing the event loop back about every half millisecond: a scrape or
-    probe arriving during a large batch waits for one step, not for the whole batch.
-
-    Each hand-back also offers the CPU to the kernel (`sched_yield`): a process woken onto this
-    core (a scraper reading our response, the model server) would otherwise wait behind the
-    busy server until the next scheduler tick (4 ms at HZ=250; measured with `perf sched` on
-    the bench machine, where most such waits were behind this process while the other core
-    sat idle). The call costs about a microsecond when nothing else is waiting."""
+    probe arriving during a large batch waits for one step, not for the whole batch."""
     started = time.perf_counter()
     for _ in steps:
         if time.perf_counter() - started > YIELD_AFTER_SECONDS:
-            # Twice: the first turn of the loop polls the sockets and queues what arrived (a
-            # scrape's request) behind this task's wake-up; the second yield puts this task
-            # behind them, so they run before the next step instead of after it.
             await asyncio.sleep(0)
-            await asyncio.sleep(0)
-            os.sched_yield()
             started = time.perf_counter()

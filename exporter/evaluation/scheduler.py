@@ -13,19 +13,27 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import NamedTuple
 
 from prometheus_client import Histogram
 
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.report import EvaluationReport, failed_report
 from exporter.memory import release_freed_memory
-from exporter.priority import hand_over
 from exporter.prometheus.board import ReportBoard
 from exporter.settings import Settings
 from exporter.window.model import ModelWindow
 from exporter.window.store import WindowStore
 
 log = logging.getLogger(__name__)
+
+
+class _Evaluated(NamedTuple):
+    """A report and the window it was evaluated from; `seconds` is None if it failed."""
+
+    window: ModelWindow
+    report: EvaluationReport
+    seconds: float | None
 
 
 class EvaluationScheduler:
@@ -44,7 +52,6 @@ class EvaluationScheduler:
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
         evaluator: Callable[..., EvaluationReport] = evaluate,
-        hand_over: Callable[[], None] = hand_over,
     ) -> None:
         self._store = store
         self._board = board
@@ -53,7 +60,6 @@ class EvaluationScheduler:
         self._clock = clock
         self._timer = timer
         self._evaluator = evaluator
-        self._hand_over = hand_over
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -72,30 +78,46 @@ class EvaluationScheduler:
 
     def run_once(self) -> list[EvaluationReport]:
         """Evaluate every model and publish all reports together (one render per cycle)."""
-        reports = [self._evaluate(model, window) for model, window in self._store.windows()]
-        # A model deleted while the cycle ran must not come back through its last report.
-        self._publish([report for report in reports if report.model in self._store])
-        return reports
+        evaluated = [self._evaluate(model, window) for model, window in self._store.windows()]
+        self._publish(evaluated)
+        return [item.report for item in evaluated]
 
     def evaluate_now(self, model: str) -> EvaluationReport:
         """Evaluate one model now and publish it; UnknownModel if it has no reference."""
-        report = self._evaluate(model, self._store.get(model))
-        self._publish([report])
-        return report
+        evaluated = self._evaluate(model, self._store.get(model))
+        self._publish([evaluated])
+        return evaluated.report
 
-    def _publish(self, reports: list[EvaluationReport]) -> None:
-        self._board.publish(reports)
+    def _publish(self, evaluated: list[_Evaluated]) -> None:
+        """Publish the reports of the models the store still holds in the window that was
+        evaluated; drop the others (deleted meanwhile, or deleted and created anew).
+
+        The check is made at publication, under the board's lock and then the store's. A DELETE
+        removes the model from the store, then its duration series, then its report from the
+        board: a report admitted before the delete is discarded by it, one checked after is
+        dropped here, and a model's evaluation duration is observed only while the store holds
+        it, so a deleted model's series is never created again.
+        """
+        by_report = {id(item.report): item for item in evaluated}
+
+        def admit(report: EvaluationReport) -> bool:
+            item = by_report[id(report)]
+            return self._store.holds(report.model, item.window, lambda: self._observe(item))
+
+        self._board.publish([item.report for item in evaluated], admit)
         release_freed_memory()  # the snapshots, pickles and render behind these reports
 
-    def _evaluate(self, model: str, window: ModelWindow) -> EvaluationReport:
+    def _observe(self, item: _Evaluated) -> None:
+        if item.seconds is not None:
+            self._duration.labels(item.report.model).observe(item.seconds)
+
+    def _evaluate(self, model: str, window: ModelWindow) -> _Evaluated:
         settings = self._settings
         min_records = settings.min_records_for(model)
         started = self._timer()
         try:
             window.feed_detectors()  # errors of pairs no request has fed yet, if any
-            self._hand_over()  # exporter.priority: the loop, and scrapes in flight, go first
             snapshot = window.snapshot()
-            self._hand_over()
             report = self._evaluator(
                 snapshot,
                 settings.drift,
@@ -105,7 +127,7 @@ class EvaluationScheduler:
             )
         except Exception as error:  # a bug, not client input: keep serving, say so loudly
             log.exception("evaluation of model %r failed", model)
-            return failed_report(
+            failed = failed_report(
                 self._board.get(model),
                 model,
                 self._clock(),
@@ -113,9 +135,9 @@ class EvaluationScheduler:
                 min_records,
                 settings.drift,
             )
+            return _Evaluated(window, failed, None)
         elapsed = self._timer() - started
-        self._duration.labels(model).observe(elapsed)
-        return replace(report, duration_seconds=elapsed)
+        return _Evaluated(window, replace(report, duration_seconds=elapsed), elapsed)
 
     def _run(self) -> None:
         interval = self._settings.evaluation_interval_seconds

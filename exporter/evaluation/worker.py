@@ -1,17 +1,21 @@
-"""Evaluation (and rendering) in a child process: neither competes with the event loop for the GIL.
+"""Evaluation in a child process: it does not compete with the event loop for the GIL.
 
 In a thread, evaluation starved the event loop: numpy releases the GIL around every array
 operation and takes it straight back, and each hand-back restarts the wait of the thread that
-asked for it, so a scrape arriving mid-evaluation waited 2-5 ms per GIL hand-over (measured),
-whatever `sys.setswitchinterval` said. A child process evaluates on the other core instead.
+asked for it, so a scrape arriving mid-evaluation waited 2-5 ms per GIL hand-over (measured).
+A child process evaluates on the other core instead.
 
-The child is forked when the app starts (before it serves, with the modules already imported
-and shared copy-on-write), answers one evaluation at a time, and is replaced if it dies. The
-window snapshot goes to it as a pickle whose arrays travel out of band (pickle protocol 5:
-written straight from the arrays' memory, not copied into the pickle); the report comes back
-as an ordinary pickle. Nothing of a model stays in the child between evaluations. The drift
-families' exposition text is rendered and deflated there too (`render`), from the reports
-sent back.
+The child is the one worker of a `concurrent.futures.ProcessPoolExecutor`. The app's first
+child is forked from the server at start-up, while the server still has one thread
+(`fork_first`): it shares the imported modules and the start-up state copy-on-write, ~35 MiB
+of its own at its peak instead of ~135 MiB for a fork server and its child
+(bench/README.md). Every later child (the replacement of one that died or hung) comes from
+the fork server ("forkserver" start method: a fresh interpreter, started by fork + exec when
+first needed, that imports the evaluation modules once, `PRELOAD`), so no child is ever
+forked from the multi-threaded server. The call and its arguments travel as one pickle that
+the child unpickles inside the call (`_call`): a payload that fails to unpickle, like an
+evaluation that raises, is a `WorkerError` for that call only, and the child goes on serving.
+Nothing of a model stays in the child between calls.
 """
 
 from __future__ import annotations
@@ -20,25 +24,24 @@ import logging
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import threading
-import traceback
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
+from exporter.blas import use_one_blas_thread
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.report import EvaluationReport
-from exporter.memory import release_freed_memory
-from exporter.priority import hand_over
-from exporter.prometheus.board import render_deflated
-from exporter.prometheus.compression import DeflatedText
 
 log = logging.getLogger(__name__)
 
-
+#: Imported once by the fork server, so each child starts with numpy and scipy loaded.
+PRELOAD = ("exporter.evaluation.evaluator",)
 #: Added to the child's niceness (lower CPU priority than the server's threads).
 WORKER_NICENESS = 10
 #: Longest wait for one answer before the child is taken for hung and replaced (evaluating
@@ -47,111 +50,91 @@ CALL_TIMEOUT_SECONDS = 120.0
 
 
 class WorkerError(RuntimeError):
-    """The evaluation failed in the child (its traceback is the message) or the child died."""
+    """The call failed in the child (the child's exception is the cause), or the child died
+    or hung meanwhile."""
 
 
-@dataclass(frozen=True)
-class _Failed:
-    traceback: str
+def start_fork_server() -> None:
+    """Start the fork server with `PRELOAD` imported, unless it runs already (it starts by
+    fork + exec, so this is safe beside other threads)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 
 
 class EvaluationWorker:
-    """One child process running `exporter.evaluation.evaluator.evaluate` and
-    `exporter.prometheus.collectors.render_deflated`; thread-safe (calls queue)."""
+    """One child process running `exporter.evaluation.evaluator.evaluate`; thread-safe (calls
+    queue)."""
 
-    def __init__(
-        self,
-        timeout: float = CALL_TIMEOUT_SECONDS,
-        hand_over: Callable[[], None] = hand_over,
-    ) -> None:
+    def __init__(self, timeout: float = CALL_TIMEOUT_SECONDS, *, fork_first: bool = False) -> None:
+        """`fork_first`: fork the first child from this process, if it has one thread (the
+        app's lifespan, before serving), so that it shares the imported modules and the
+        start-up state copy-on-write instead of holding its own; every other child comes from
+        the fork server."""
         self._timeout = timeout
-        self._hand_over = hand_over
         self._lock = threading.Lock()
-        self._context = multiprocessing.get_context("fork")
-        self._process: Any = None
-        self._connection: Connection | None = None
-        self._start()
+        self._pool: ProcessPoolExecutor | None = None
+        self._pid: int | None = None
+        self._exited: int | None = None  # a pidfd of the child: readable once it has exited
+        single_threaded = threading.active_count() == 1
+        with self._lock:
+            self._start("fork" if fork_first and single_threaded else "forkserver")
 
     @property
     def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
+        return self._pid
 
     def evaluate(self, *arguments: Any, **keywords: Any) -> EvaluationReport:
         """`evaluator.evaluate(...)` in the child; WorkerError if it fails there."""
         report: EvaluationReport = self.call(evaluate, *arguments, **keywords)
         return report
 
-    def render(self, reports: Mapping[str, EvaluationReport], suffix: bytes = b"") -> DeflatedText:
-        """`collectors.render_deflated(reports, suffix)` in the child: rendering and
-        deflating 4,000 series takes ~16 + 3 ms of CPU there instead of here.
-
-        The reports are pickled one at a time, with a pause between: pickling all of them in
-        one call held the GIL for 1.6 ms at 4,000 series, and the event loop waited for all of
-        it (one report: ~0.16 ms)."""
-        pickled = []
-        for model, report in reports.items():
-            pickled.append((model, pickle.dumps(report, protocol=5)))
-            self._hand_over()
-        rendered: DeflatedText = self.call(_render_pickled, pickled, suffix)
-        return rendered
-
     def call(self, function: Callable[..., Any], *arguments: Any, **keywords: Any) -> Any:
         """`function(*arguments, **keywords)` in the child (a module-level function: it is
-        pickled by name); WorkerError if it raises there or the child dies meanwhile."""
-        buffers: list[pickle.PickleBuffer] = []
-        payload = pickle.dumps(
-            (function, arguments, keywords), protocol=5, buffer_callback=buffers.append
-        )
+        pickled by name); WorkerError if it raises there, or the child dies or hangs."""
+        name = getattr(function, "__name__", repr(function))
+        payload = pickle.dumps((function, arguments, keywords), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
-            if self._connection is None or not self._process.is_alive():
+            if self._pool is None or self._child_exited():
                 self._restart("it was not running")
+            assert self._pool is not None
             try:
-                self._send(payload, buffers)
-            except OSError as error:
-                # Dead before it read the request (so nothing can have made it die): once more.
-                self._restart(f"it was gone ({error!r})")
-                self._send(payload, buffers)
-            try:
-                reply = self._receive(function.__name__)
-            except TimeoutError as error:
-                self._restart(f"it hung: {error}")
-                raise WorkerError(f"evaluation worker hung: {error}") from None
-            except (EOFError, OSError) as error:
-                self._restart(f"it died during {function.__name__} ({error!r})")
+                future = self._pool.submit(_call, payload)
+            except BrokenProcessPool:  # it died between calls, unnoticed until now
+                self._restart("it was gone")
+                future = self._pool.submit(_call, payload)
+            done, _ = wait([future], self._timeout)
+            if not done:
+                self._restart(f"it hung: no answer to {name} in {self._timeout:g} s")
                 raise WorkerError(
-                    f"evaluation worker died during {function.__name__}: {error!r}"
-                ) from None
-        if isinstance(reply, _Failed):
-            raise WorkerError(reply.traceback)
-        return reply
-
-    def _send(self, payload: bytes, buffers: list[pickle.PickleBuffer]) -> None:
-        connection = self._connection
-        assert connection is not None
-        connection.send_bytes(len(buffers).to_bytes(4, "little") + payload)
-        for buffer in buffers:
-            connection.send_bytes(buffer.raw())
-
-    def _receive(self, doing: str) -> Any:
-        connection = self._connection
-        assert connection is not None
-        if not connection.poll(self._timeout):
-            # Hung (say, on a lock some thread held when it was forked): replaced, not awaited.
-            raise TimeoutError(f"no answer to {doing} in {self._timeout:g} s")
-        return connection.recv()
+                    f"evaluation worker hung: no answer to {name} in {self._timeout:g} s"
+                )
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool):
+                self._restart(f"it died during {name}")
+                raise WorkerError(f"evaluation worker died during {name}")
+        if error is not None:
+            raise WorkerError(f"{name} failed in the evaluation worker: {error!r}") from error
+        return future.result()
 
     def close(self, timeout: float = 5.0) -> None:
         with self._lock:
             self._stop(timeout)
 
-    def _start(self) -> None:
-        parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=_serve, args=(child, parent), name="drift-evaluation-worker", daemon=True
+    def _start(self, method: str = "forkserver") -> None:
+        if method == "forkserver":
+            start_fork_server()
+        pool = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context(method), initializer=_child_start
         )
-        process.start()
-        child.close()
-        self._process, self._connection = process, parent
+        # The child now, not at the first evaluation; and its pid, to kill it if it hangs.
+        pid: int = pool.submit(os.getpid).result(self._timeout)
+        self._pool, self._pid = pool, pid
+        self._exited = None
+        with suppress(OSError, AttributeError):  # pidfd: Linux 5.3+
+            self._exited = os.pidfd_open(pid)
 
     def _restart(self, why: str) -> None:
         log.warning(
@@ -161,55 +144,51 @@ class EvaluationWorker:
         self._stop(1.0)
         self._start()
 
+    def _child_exited(self) -> bool:
+        return self._exited is not None and bool(select.select([self._exited], [], [], 0)[0])
+
     def _stop(self, timeout: float) -> None:
-        process, connection = self._process, self._connection
-        self._process = self._connection = None
-        if connection is not None:
-            with suppress(OSError):
-                connection.send_bytes(b"")  # the request to exit
-            connection.close()
-        if process is not None:
-            process.join(timeout)
-            if process.is_alive():
-                process.kill()
-                process.join(timeout)
+        pool, pid, exited = self._pool, self._pid, self._exited
+        self._pool = self._pid = self._exited = None
+        if pool is None:
+            return
+        pool.shutdown(wait=False, cancel_futures=True)  # the child exits after its call
+        if pid is not None and not _wait_exit(pid, exited, timeout):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # hung
+        if exited is not None:
+            os.close(exited)
 
 
-def _render_pickled(pickled: list[tuple[str, bytes]], suffix: bytes) -> DeflatedText:
-    """In the child: the reports `EvaluationWorker.render` pickled one by one, rendered."""
-    return render_deflated({model: pickle.loads(report) for model, report in pickled}, suffix)
+def _wait_exit(pid: int, exited: int | None, timeout: float) -> bool:
+    """Whether the child exits within `timeout` (its pidfd is readable once it has; without
+    one, poll the pid, which the fork server reaps)."""
+    if exited is not None:
+        return bool(select.select([exited], [], [], timeout)[0])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.01)
+    return False
 
 
-def _serve(connection: Connection, parent_end: Connection) -> None:
-    """The child: evaluate what arrives until an empty message or the parent's end closes."""
-    parent_end.close()
-    # The parent decides when the child stops: Ctrl-C reaches the whole process group, and the
-    # handlers inherited from the server (uvicorn's) would only set a flag nobody reads here.
+def _child_start() -> None:
+    """In the child, first. The parent decides when it stops: Ctrl-C reaches the whole process
+    group, and the child must finish its call (or be told to stop), not die mid-call. BLAS runs
+    on one thread (exporter.blas). And it is background work: where the cores are all busy,
+    requests get the CPU first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # Background work: where the cores are all busy, requests get the CPU first.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler of a server it forked from
+    use_one_blas_thread()
     with suppress(OSError):
         os.nice(WORKER_NICENESS)
-    while True:
-        try:
-            message = connection.recv_bytes()
-        except (EOFError, OSError):
-            return
-        if not message:
-            return
-        count = int.from_bytes(message[:4], "little")
-        try:
-            buffers = [connection.recv_bytes() for _ in range(count)]
-        except (EOFError, OSError):
-            return
-        try:
-            function, arguments, keywords = pickle.loads(message[4:], buffers=buffers)
-            reply: Any = function(*arguments, **keywords)
-        except Exception:
-            reply = _Failed(traceback.format_exc())
-        try:
-            connection.send(reply)
-        except (EOFError, OSError):
-            return
-        del function, arguments, keywords, buffers, reply
-        release_freed_memory()  # the snapshot and the evaluation's temporaries
+
+
+def _call(payload: bytes) -> Any:
+    """In the child: unpickle the call and make it, so a payload that cannot be unpickled is
+    this call's error, not the end of the child."""
+    function, arguments, keywords = pickle.loads(payload)
+    return function(*arguments, **keywords)

@@ -35,13 +35,7 @@ class ReportBoard:
         self._lock = threading.Lock()
         self._reports: dict[str, EvaluationReport] = {}
         self._evaluation_registry = evaluation_registry
-        self._renderer: Renderer = render_deflated
         self._rendered = deflate_once(b"")
-
-    def render_with(self, renderer: Renderer) -> None:
-        """Render (and deflate) through `renderer` (the evaluation worker's) instead of in this
-        process; if it fails, the board renders here and says so in the log."""
-        self._renderer = renderer
 
     def get(self, model: str) -> EvaluationReport | None:
         return self._reports.get(model)
@@ -51,13 +45,24 @@ class ReportBoard:
         """The text and its deflate stream, swapped together so a scrape never mixes two."""
         return self._rendered
 
-    def publish(self, reports: Iterable[EvaluationReport]) -> None:
-        """Replace these models' reports and re-render the drift families."""
+    def publish(
+        self,
+        reports: Iterable[EvaluationReport],
+        admit: Callable[[EvaluationReport], bool] | None = None,
+    ) -> list[EvaluationReport]:
+        """Replace these models' reports and re-render the drift families; returns those
+        published. `admit`, called under the board's lock, drops a report by returning False
+        (the scheduler's check that its model was not deleted meanwhile: a delete discards
+        the model's report after removing it from the store, so it cannot slip between)."""
         with self._lock:
+            published = [report for report in reports if admit is None or admit(report)]
+            if not published:
+                return published
             updated = dict(self._reports)
-            updated.update((report.model, report) for report in reports)
+            updated.update((report.model, report) for report in published)
             log_drift_changes(self._reports, updated)
             self._swap(updated)
+            return published
 
     def discard(self, model: str) -> None:
         """Drop a deleted model's report and re-render (remove its evaluation-duration series
@@ -71,12 +76,7 @@ class ReportBoard:
     def _swap(self, reports: dict[str, EvaluationReport]) -> None:
         registry = self._evaluation_registry
         suffix = b"" if registry is None else render_text(registry.collect())
-        try:
-            rendered = self._renderer(reports, suffix)
-        except Exception:
-            log.exception("rendering through the worker failed; rendering in-process")
-            rendered = render_deflated(reports, suffix)
-        self._rendered = rendered
+        self._rendered = render_deflated(reports, suffix)
         self._reports = reports
 
 
@@ -100,10 +100,6 @@ def render_deflated(reports: Mapping[str, EvaluationReport], suffix: bytes = b""
     """The drift families' text followed by `suffix`, and its deflate stream (for gzip
     scrapes: ~3 ms at 4,000 series, once per evaluation, not per scrape)."""
     return deflate_once(render(reports) + suffix)
-
-
-#: Renders reports, then `suffix`, and deflates them: `render_deflated` or the worker's.
-Renderer = Callable[[Mapping[str, EvaluationReport], bytes], DeflatedText]
 
 
 def evaluation_duration_histogram(registry: CollectorRegistry) -> Histogram:

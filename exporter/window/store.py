@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from exporter.errors import LimitReached, UnknownModel
 from exporter.settings import Settings
@@ -46,6 +46,16 @@ class WindowStore:
         """Whether `window` is the model's window now: not deleted, nor deleted and recreated."""
         with self._lock:
             return self._models.get(model) is window
+
+    def holds(self, model: str, window: ModelWindow, then: Callable[[], None]) -> bool:
+        """Whether `model` is still `window` (neither deleted nor deleted and re-created since
+        the window was taken); if so, `then()` runs under the store's lock, so a delete cannot
+        come between the check and it."""
+        with self._lock:
+            if self._models.get(model) is not window:
+                return False
+            then()
+            return True
 
     def windows(self) -> list[tuple[str, ModelWindow]]:
         with self._lock:

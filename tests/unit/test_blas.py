@@ -1,26 +1,26 @@
-"""The server and its evaluation worker run BLAS on one thread (idle pool threads spin)."""
+"""The serving process and its evaluation worker run BLAS on one thread (idle pool threads
+spin)."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import subprocess
+import sys
 
-from exporter.app import create_app
+_PROBE = """
 from exporter.blas import blas_threads
 from exporter.evaluation.worker import EvaluationWorker
-from exporter.settings import Settings
+from exporter.process import tune_for_serving
+tune_for_serving()
+worker = EvaluationWorker()
+try:
+    print(sorted(set(blas_threads())), sorted(set(worker.call(blas_threads))))
+finally:
+    worker.close()
+"""
 
 
-def test_the_app_limits_every_loaded_blas_library_to_one_thread() -> None:
-    with TestClient(create_app(Settings(), run_scheduler=False)):
-        threads = blas_threads()
-    assert threads, "numpy and scipy load a BLAS library"
-    assert set(threads) == {1}
-
-
-def test_a_worker_forked_after_the_limit_inherits_it() -> None:
-    with TestClient(create_app(Settings(), run_scheduler=False)):
-        worker = EvaluationWorker()
-        try:
-            assert set(worker.call(blas_threads)) == {1}
-        finally:
-            worker.close()
+def test_the_served_process_and_its_worker_use_one_blas_thread() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert completed.stdout.split("\n")[-2] == "[1] [1]"

@@ -63,7 +63,7 @@ HTTP_MODULES = _ABOVE_THE_CORE
 #: Modules other changes are splitting right now: the size limits skip them until those land.
 BEING_SPLIT = frozenset(
     {
-        "exporter/app.py",  # being split: create_app is 113 lines
+        "exporter/app.py",  # create_app (102 lines) holds its lifespan (64): one wiring to split next
     }
 )
 #: "path::qualified.name" -> why that function may be longer than MAX_FUNCTION_LINES; its

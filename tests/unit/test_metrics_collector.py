@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,9 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.report import EvaluationReport, failed_report
 from exporter.ingest.records import PredictionBatch
-from exporter.prometheus.board import ReportBoard, render, render_deflated
+from exporter.prometheus.board import ReportBoard, render
 from exporter.prometheus.collectors import CONTENT_TYPE
-from exporter.prometheus.compression import DeflatedText
 from exporter.prometheus.drift_families import QUALITY_GAUGES, STATISTIC_GAUGES, DriftCollector
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.truth.performance import PERFORMANCE_METRICS
@@ -329,31 +327,6 @@ def test_report_board_publish_renders_the_text_once(
     assert board.get("alpha") is ok_report
     assert board.get("beta") is waiting_report
     assert board.rendered.text == render({"alpha": ok_report, "beta": waiting_report})
-
-
-def test_report_board_renders_through_its_renderer_and_here_if_that_fails(
-    ok_report: EvaluationReport, caplog: pytest.LogCaptureFixture
-) -> None:
-    board = ReportBoard()
-    seen: list[list[str]] = []
-
-    def elsewhere(reports: Mapping[str, EvaluationReport], suffix: bytes) -> DeflatedText:
-        seen.append(sorted(reports))
-        return render_deflated(reports, suffix)
-
-    board.render_with(elsewhere)
-    board.publish([ok_report])
-    assert seen == [["alpha"]]
-    assert board.rendered.text == render({"alpha": ok_report})
-
-    def broken(reports: Mapping[str, EvaluationReport], suffix: bytes) -> DeflatedText:
-        raise RuntimeError("worker gone")
-
-    board.render_with(broken)
-    board.discard("alpha")
-    board.publish([ok_report])
-    assert board.rendered.text == render({"alpha": ok_report})
-    assert "rendering in-process" in caplog.text
 
 
 def test_report_board_publish_replaces_only_the_models_it_is_given(

@@ -1,14 +1,17 @@
 """The evaluation child process: the same reports as evaluating in-process, failures that say
-why, and a child that is replaced when it dies and stopped when the app stops."""
+why and end only their own call, and a child that is replaced (from the fork server, never
+from this multi-threaded process) when it dies, and stopped when closed."""
 
 from __future__ import annotations
 
 import os
+import select
 import signal
+import subprocess
+import sys
+import threading
 import time
-import zlib
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,6 @@ import pytest
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.worker import EvaluationWorker, WorkerError
 from exporter.ingest.records import LabelBatch, PredictionBatch
-from exporter.prometheus.board import render
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.window.model import ModelWindow
 from exporter.window.profile import build_profile
@@ -83,7 +85,7 @@ def test_the_child_reports_exactly_what_evaluate_reports_in_process(
     assert ours.performance is not None
 
 
-def test_a_failure_in_the_child_is_a_worker_error_with_its_traceback(
+def test_a_failure_in_the_child_is_a_worker_error_with_its_cause(
     worker: EvaluationWorker,
 ) -> None:
     with pytest.raises(WorkerError, match="AttributeError"):
@@ -92,18 +94,55 @@ def test_a_failure_in_the_child_is_a_worker_error_with_its_traceback(
     assert worker.evaluate(_snapshot(1), DriftSettings(), 100, NOW).model == "m"
 
 
+class _Unreadable(int):
+    """Pickles fine here; unpickling it raises (int("not a number")), as a payload whose class
+    the child cannot rebuild would."""
+
+    def __reduce__(self) -> Any:
+        return (int, ("not a number",))
+
+
+def test_a_payload_the_child_cannot_unpickle_fails_that_call_only() -> None:
+    worker = EvaluationWorker()
+    try:
+        child = worker.pid
+        with pytest.raises(WorkerError, match="ValueError"):
+            worker.evaluate(_snapshot(6), DriftSettings(), _Unreadable(), NOW)
+        report = worker.evaluate(_snapshot(6), DriftSettings(), 100, NOW)
+        assert report.status == "ok"
+        assert worker.pid == child  # the same child served it: none died
+        assert worker.call(os.getpid) == child
+    finally:
+        worker.close()
+
+
+def test_children_are_forked_from_the_fork_server_not_from_this_process() -> None:
+    worker = EvaluationWorker()
+    try:
+        first = worker.pid
+        assert first is not None
+        fork_server = worker.call(os.getppid)
+        assert fork_server != os.getpid()
+        os.kill(first, signal.SIGKILL)
+        assert _dead(first)
+        assert worker.evaluate(_snapshot(7), DriftSettings(), 100, NOW).status == "ok"
+        assert worker.pid not in (None, first)
+        assert worker.call(os.getppid) == fork_server
+    finally:
+        worker.close()
+
+
 def _dead(pid: int, timeout: float = 5.0) -> bool:
-    """Killed (a zombie until the worker reaps it: not reaped here)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.02)
-    return False
+    """Exited, every thread of it (its pidfd is readable then, as the worker's own is), reaped
+    or not."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([handle], [], [], timeout)[0])
+    finally:
+        os.close(handle)
 
 
 def test_a_killed_child_is_replaced_on_the_next_evaluation() -> None:
@@ -175,20 +214,49 @@ def test_the_child_ignores_ctrl_c_and_stops_when_closed() -> None:
     assert worker.pid == pid  # served by the same child, not a replacement
     worker.close()
     assert worker.pid is None
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert _dead(pid, timeout=5.0)  # exited when told to (its parent reaps it)
 
 
-def test_the_child_renders_the_same_exposition_text_as_this_process(
-    worker: EvaluationWorker,
+_FORK_FIRST = """
+import os, select, signal
+from exporter.evaluation.worker import EvaluationWorker
+
+if __name__ == "__main__":
+    worker = EvaluationWorker(fork_first=True)
+    try:
+        first = worker.pid
+        print(worker.call(os.getppid) == os.getpid())
+        exited = os.pidfd_open(first)
+        os.kill(first, signal.SIGKILL)
+        select.select([exited], [], [], 5.0)
+        print(worker.call(os.getpid) != first, worker.call(os.getppid) == os.getpid())
+    finally:
+        worker.close()
+"""
+
+
+def test_fork_first_forks_the_first_child_here_and_replacements_from_the_fork_server(
+    tmp_path: Path,
 ) -> None:
-    reports = {
-        model: evaluate(_snapshot(seed), DriftSettings(), 100, NOW)
-        for seed, model in enumerate(("m", "n"))
-    }
-    reports["n"] = replace(reports["n"], model="n")
-    suffix = b"# the evaluation-duration histogram, rendered by the server\n"
-    rendered = worker.render(reports, suffix)
-    assert rendered.text == render(reports) + suffix
-    assert zlib.decompress(rendered.deflated, -zlib.MAX_WBITS) == rendered.text
-    assert b'drift_feature_psi{feature="x",model="n"}' in rendered.text
+    script = tmp_path / "fork_first.py"
+    script.write_text(_FORK_FIRST)
+    completed = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    # One thread here: the first child is ours; its replacement is the fork server's.
+    assert completed.stdout.split() == ["True", "True", "False"]
+
+
+def test_fork_first_uses_the_fork_server_while_other_threads_run() -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        worker = EvaluationWorker(fork_first=True)
+        try:
+            assert worker.call(os.getppid) != os.getpid()
+        finally:
+            worker.close()
+    finally:
+        release.set()
+        other.join()
