@@ -20,6 +20,7 @@ Nothing of a model stays in the child between calls.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 #: Imported once by the fork server, so each child starts with numpy and scipy loaded.
 PRELOAD = ("exporter.evaluation.evaluator",)
 #: Added to the child's niceness (lower CPU priority than the server's threads).
+#: prctl(2) option: the signal sent to this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
 WORKER_NICENESS = 10
 #: Longest wait for one answer before the child is taken for hung and replaced (evaluating
 #: 10 models x 50 features takes ~0.1 s each; this leaves room for far larger models).
@@ -182,9 +185,24 @@ def _child_start() -> None:
     requests get the CPU first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler of a server it forked from
+    _die_with_parent()
     use_one_blas_thread()
     with suppress(OSError):
         os.nice(WORKER_NICENESS)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this child when its parent dies. The executor's call queue never reports
+    EOF to the child (it holds a copy of the writing end), so a SIGKILLed server would leave
+    its worker running for good; a child of the fork server follows it, and it follows the
+    server. Elsewhere this does nothing."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(0)
 
 
 def _call(payload: bytes) -> Any:

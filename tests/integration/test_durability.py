@@ -100,10 +100,14 @@ def test_sigkill_mid_ingest_loses_at_most_one_snapshot_interval(tmp_path: Path) 
         covered = acknowledged[-1]
         wait_for_a_new_snapshot(snapshot)
         wait_for_a_new_snapshot(snapshot)
+        children = _children(process.pid)
+        assert children, "the sidecar has no evaluation worker to check"
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         stop_sending.set()
         sender.join(30)
+        # Its evaluation worker follows it (prctl PR_SET_PDEATHSIG), not left running for good.
+        wait_until(lambda: not any(_alive(pid) for pid in children), "the worker outlived it")
     finally:
         stop(process)
 
@@ -118,6 +122,23 @@ def test_sigkill_mid_ingest_loses_at_most_one_snapshot_interval(tmp_path: Path) 
     # server took but could not acknowledge before it died may be in that snapshot).
     assert covered <= survived <= posted[-1], (covered, survived, acknowledged[-1], posted[-1])
     assert covered > 0
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc (every thread's list)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not merely a zombie awaiting its reaper."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
 
 
 def test_sigterm_writes_a_final_snapshot(tmp_path: Path) -> None:

@@ -34,11 +34,10 @@ def test_a_dead_child_is_logged_with_the_reason_and_its_pid(
     (line,) = restarts(caplog)
     assert line.levelname == "WARNING"
     assert line.getMessage() == "restarting the evaluation worker"
-    assert fields(line) == {
-        "event": "evaluation_worker_restart",
-        "reason": "it was not running",
-        "pid": first,
-    }
+    logged = fields(line)
+    # Which check sees the death first depends on when the executor notices it.
+    assert logged.pop("reason") in {"it was not running", "it was gone", "it died during getpid"}
+    assert logged == {"event": "evaluation_worker_restart", "pid": first}
 
 
 def _dead(pid: int, timeout: float = 5.0) -> bool:
