@@ -110,7 +110,7 @@ class StateDirectory:
                 # A new reference since the export: its own save (PUT's) writes it, and this
                 # older state must not overwrite that.
                 stale = window.profile is not state.profile
-                if stale or not store.is_current(model, window):
+                if stale or not store.holds(model, window):
                     temporary.unlink()
                     return False
                 self._checkpoint("checked")

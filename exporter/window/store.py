@@ -42,19 +42,17 @@ class WindowStore:
             )
         return window
 
-    def is_current(self, model: str, window: ModelWindow) -> bool:
-        """Whether `window` is the model's window now: not deleted, nor deleted and recreated."""
-        with self._lock:
-            return self._models.get(model) is window
-
-    def holds(self, model: str, window: ModelWindow, then: Callable[[], None]) -> bool:
+    def holds(
+        self, model: str, window: ModelWindow, then: Callable[[], None] | None = None
+    ) -> bool:
         """Whether `model` is still `window` (neither deleted nor deleted and re-created since
         the window was taken); if so, `then()` runs under the store's lock, so a delete cannot
         come between the check and it."""
         with self._lock:
             if self._models.get(model) is not window:
                 return False
-            then()
+            if then is not None:
+                then()
             return True
 
     def windows(self) -> list[tuple[str, ModelWindow]]:
