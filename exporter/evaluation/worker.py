@@ -148,7 +148,12 @@ class EvaluationWorker:
         self._start()
 
     def _child_exited(self) -> bool:
-        return self._exited is not None and bool(select.select([self._exited], [], [], 0)[0])
+        """Whether the child has exited: its pidfd is readable, or /proc shows it a zombie or
+        gone (the fallback where pidfd_open is refused, as in some sandboxes; a CI run there
+        found a killed child only at the call)."""
+        if self._exited is not None and select.select([self._exited], [], [], 0)[0]:
+            return True
+        return self._pid is not None and _exited_per_proc(self._pid)
 
     def _stop(self, timeout: float) -> None:
         pool, pid, exited = self._pool, self._pid, self._exited
@@ -161,6 +166,19 @@ class EvaluationWorker:
                 os.kill(pid, signal.SIGKILL)  # hung
         if exited is not None:
             os.close(exited)
+
+
+def _exited_per_proc(pid: int) -> bool:
+    """Linux without a pidfd: the process is a zombie, or gone (where there is no /proc,
+    the executor's own check, at the call, has to do)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return os.path.isdir("/proc/self")
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
 
 
 def _wait_exit(pid: int, exited: int | None, timeout: float) -> bool:

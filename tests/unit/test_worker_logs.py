@@ -69,3 +69,27 @@ def test_a_hung_child_is_logged_with_the_reason(caplog: pytest.LogCaptureFixture
         "reason": "it hung: no answer to sleep in 0.5 s",
         "pid": first,
     }
+
+
+def test_without_a_pidfd_a_killed_child_is_found_before_the_call(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some sandboxes refuse pidfd_open: /proc still tells the child is dead, so the next call
+    goes to a new child instead of failing (a CI run once failed here)."""
+
+    def refused(pid: int, flags: int = 0) -> int:
+        raise PermissionError("pidfd_open refused")
+
+    monkeypatch.setattr(os, "pidfd_open", refused)
+    caplog.set_level(logging.WARNING, logger="exporter.evaluation.worker")
+    worker = EvaluationWorker()
+    try:
+        first = worker.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert _dead(first)
+        assert worker.call(os.getpid) not in (first, os.getpid())
+    finally:
+        worker.close()
+    (line,) = restarts(caplog)
+    assert fields(line)["reason"] == "it was not running"
