@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +35,28 @@ from exporter.window.store import WindowStore
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class _Running:
+    """What the lifespan starts before serving and stops after."""
+
+    scheduler: EvaluationScheduler
+    worker: EvaluationWorker | None
+    writer: SnapshotWriter | None
+
+    def start(self, run_scheduler: bool) -> None:
+        if run_scheduler:
+            self.scheduler.start()
+        if self.writer is not None:
+            self.writer.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        if self.worker is not None:
+            self.worker.close()
+        if self.writer is not None:
+            self.writer.stop()  # the final snapshot of a graceful shutdown
+
+
 def create_app(
     settings: Settings,
     *,
@@ -49,69 +72,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        registry = CollectorRegistry(auto_describe=False)
-        store = WindowStore(settings, clock=clock)
-        # Rendered once per evaluation with the drift families, not per scrape.
-        evaluation_registry = CollectorRegistry(auto_describe=False)
-        duration = evaluation_duration_histogram(evaluation_registry)
-        board = ReportBoard(evaluation_registry)
-        rejections = RejectionCounter()
-        cloudevents = settings.cloudevents
-        joiner = CloudEventJoiner(
-            cloudevents.max_pending,
-            cloudevents.max_age_seconds,
-            max_pending_bytes=cloudevents.max_pending_bytes,
-        )
-        registry.register(LiveCollector(store, rejections, joiner))
-        worker: EvaluationWorker | None = None
-        state: StateDirectory | None = None
-        writer: SnapshotWriter | None = None
-        if settings.state_dir is not None:
-            state = StateDirectory(settings.state_dir)
-            restored = state.restore_into(store)
-            if restored:
-                log.info("restored %d model(s) from %s", len(restored), settings.state_dir)
-            writer = SnapshotWriter(state, store, settings.snapshot_interval_seconds, clock=clock)
-        registry.register(PersistenceCollector(state))
-        app.state.state_directory = state
-        app.state.settings = settings
-        app.state.registry = registry
-        app.state.store = store
-        app.state.board = board
-        app.state.rejections = rejections
-        app.state.cloudevent_joiner = joiner
-        app.state.evaluation_duration = duration
-        evaluating: Callable[..., EvaluationReport] = evaluate
-        if evaluator is not None:
-            evaluating = evaluator
-        elif settings.evaluation_worker == "process":
-            # Before serving, while the server has one thread: the first child is forked from
-            # it (sharing its modules copy-on-write); replacements come from a fork server.
-            worker = EvaluationWorker(fork_first=True)
-            evaluating = worker.evaluate
-        scheduler = EvaluationScheduler(
-            store,
-            board,
-            settings,
-            duration,
-            clock=clock,
-            timer=timer,
-            evaluator=evaluating,
-        )
-        app.state.scheduler = scheduler
-        app.state.evaluation_worker = worker
-        if run_scheduler:
-            scheduler.start()
-        if writer is not None:
-            writer.start()
+        running = _build(app, settings, clock, timer, evaluator)
+        running.start(run_scheduler)
         try:
             yield
         finally:
-            scheduler.stop()
-            if worker is not None:
-                worker.close()
-            if writer is not None:
-                writer.stop()  # the final snapshot of a graceful shutdown
+            running.stop()
 
     app = FastAPI(
         title="drift-exporter",
@@ -136,3 +102,71 @@ def create_app(
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     return app
+
+
+def _build(
+    app: FastAPI,
+    settings: Settings,
+    clock: Callable[[], float],
+    timer: Callable[[], float],
+    evaluator: Callable[..., EvaluationReport] | None,
+) -> _Running:
+    """Build the registry, store, board, joiner, persistence and scheduler onto app.state."""
+    registry = CollectorRegistry(auto_describe=False)
+    store = WindowStore(settings, clock=clock)
+    # Rendered once per evaluation with the drift families, not per scrape.
+    evaluation_registry = CollectorRegistry(auto_describe=False)
+    duration = evaluation_duration_histogram(evaluation_registry)
+    board = ReportBoard(evaluation_registry)
+    rejections = RejectionCounter()
+    cloudevents = settings.cloudevents
+    joiner = CloudEventJoiner(
+        cloudevents.max_pending,
+        cloudevents.max_age_seconds,
+        max_pending_bytes=cloudevents.max_pending_bytes,
+    )
+    registry.register(LiveCollector(store, rejections, joiner))
+    state, writer = _persistence(settings, store, clock)
+    registry.register(PersistenceCollector(state))
+    evaluating, worker = _evaluation(settings, evaluator)
+    scheduler = EvaluationScheduler(
+        store, board, settings, duration, clock=clock, timer=timer, evaluator=evaluating
+    )
+    app.state.state_directory = state
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.store = store
+    app.state.board = board
+    app.state.rejections = rejections
+    app.state.cloudevent_joiner = joiner
+    app.state.evaluation_duration = duration
+    app.state.scheduler = scheduler
+    app.state.evaluation_worker = worker
+    return _Running(scheduler, worker, writer)
+
+
+def _persistence(
+    settings: Settings, store: WindowStore, clock: Callable[[], float]
+) -> tuple[StateDirectory | None, SnapshotWriter | None]:
+    """Restore the windows from `state_dir` and make their snapshot writer (none without)."""
+    if settings.state_dir is None:
+        return None, None
+    state = StateDirectory(settings.state_dir)
+    restored = state.restore_into(store)
+    if restored:
+        log.info("restored %d model(s) from %s", len(restored), settings.state_dir)
+    return state, SnapshotWriter(state, store, settings.snapshot_interval_seconds, clock=clock)
+
+
+def _evaluation(
+    settings: Settings, evaluator: Callable[..., EvaluationReport] | None
+) -> tuple[Callable[..., EvaluationReport], EvaluationWorker | None]:
+    """What evaluates: a test's stand-in, the worker process, or this process."""
+    if evaluator is not None:
+        return evaluator, None
+    if settings.evaluation_worker == "process":
+        # Before serving, while the server has one thread: the first child is forked from it
+        # (sharing its modules copy-on-write); replacements come from a fork server.
+        worker = EvaluationWorker(fork_first=True)
+        return worker.evaluate, worker
+    return evaluate, None
