@@ -124,8 +124,15 @@ def _run_demo(server: uvicorn.Server, settings: Settings, args: argparse.Namespa
 
     sender = threading.Thread(target=send_once_serving, name="demo-traffic", daemon=True)
     sender.start()
+
+    def finish() -> None:
+        # Traffic first, so its last batches reach a server that still answers.
+        traffic.stop.set()
+        sender.join(5)
+        server.should_exit = True
+
     if args.duration_seconds is not None:
-        timer = threading.Timer(args.duration_seconds, lambda: setattr(server, "should_exit", True))
+        timer = threading.Timer(args.duration_seconds, finish)
         timer.daemon = True
         timer.start()
     try:

@@ -1,10 +1,11 @@
-"""The README's reference sections are the sidecar's contract: config, routes and metrics.
+"""The reference documents are the sidecar's contract: config, routes and metrics.
 
-Its configuration block is a config the sidecar accepts, key for key, at the real defaults; its
-HTTP API table names every route the app serves; its metrics table names every metric family
-/metrics exposes (the golden exposition of tests/integration, which that suite proves equal to
-the real output, plus the snapshot counters that appear only with a state directory) and no
-metric that does not exist.
+docs/configuration.md's block is a config the sidecar accepts, key for key, at the real
+defaults (and the README's short block too); the README's HTTP API table and docs/api.md name
+every route the app serves; docs/metrics.md names every metric family /metrics exposes (the
+golden exposition of tests/integration, which that suite proves equal to the real output, plus
+the snapshot counters that appear only with a state directory) and no metric that does not
+exist, and the README's short metrics table names only metrics that exist.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from exporter.app import create_app
@@ -25,6 +27,8 @@ from exporter.window.persistence import StateDirectory
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 CONFIGURATION = ROOT / "docs" / "configuration.md"
+API = ROOT / "docs" / "api.md"
+METRICS = ROOT / "docs" / "metrics.md"
 GOLDEN = ROOT / "tests" / "integration" / "golden" / "metrics_seeded.txt"
 #: `drift_prediction_<x>`: a family of names written as a prefix and a placeholder.
 PLACEHOLDER = re.compile(r"`(drift_[a-z0-9_]*_)<[a-z]+>`")
@@ -108,23 +112,24 @@ def test_the_readme_states_the_environment_variable_form_of_every_key() -> None:
     assert "`DRIFT_EXPORTER_WINDOW__MAX_RECORDS=2000`" in section
 
 
-def test_the_readme_api_table_names_every_route_the_app_serves() -> None:
+@pytest.mark.parametrize("where", ["README", "docs/api.md"])
+def test_the_api_tables_name_every_route_the_app_serves(where: str) -> None:
     schema = create_app(Settings(), run_scheduler=False).openapi()
     routes = {
         f"{method.upper()} {path}" for path, item in schema["paths"].items() for method in item
     }
-    section = _section("HTTP API")
+    section = _section("HTTP API") if where == "README" else API.read_text()
     missing = sorted(route for route in routes if f"`{route}`" not in section)
-    assert not missing, f"routes the README's HTTP API table does not name: {missing}"
-    documented = set(re.findall(r"^\| `((?:GET|PUT|POST|DELETE) /v1/[^`]+)`", section, re.M))
+    assert not missing, f"routes the {where} HTTP API table does not name: {missing}"
+    documented = set(re.findall(r"`((?:GET|PUT|POST|DELETE) /v1/[^`]+)`", section))
     assert documented <= routes, f"documented but not served: {sorted(documented - routes)}"
 
 
-def test_the_readme_metrics_table_names_every_exposed_metric_and_no_other(
+def test_the_metrics_reference_names_every_exposed_metric_and_no_other(
     tmp_path: Path,
 ) -> None:
     exposed = _exposed_metric_families(tmp_path)
-    section = _section("Metrics")
+    section = METRICS.read_text()
     literal = set(METRIC_NAME.findall(section))
     prefixes = set(PLACEHOLDER.findall(section))
     missing = sorted(name for name in exposed if not _documented(name, literal, prefixes))
@@ -135,7 +140,29 @@ def test_the_readme_metrics_table_names_every_exposed_metric_and_no_other(
         assert any(name.startswith(prefix) for name in exposed), prefix
 
 
-def test_the_readme_metrics_table_lists_every_label_value_set() -> None:
-    section = _section("Metrics")
+def test_the_readme_names_only_metrics_that_exist(tmp_path: Path) -> None:
+    exposed = _exposed_metric_families(tmp_path)
+    named = set(METRIC_NAME.findall(_section("Metrics")))
+    assert named, "the README names no metric"
+    assert not named - exposed, (
+        f"the README names metrics /metrics does not expose: {named - exposed}"
+    )
+    assert "docs/metrics.md" in _section("Metrics")
+
+
+def test_the_metrics_reference_lists_every_label_value_set() -> None:
+    section = METRICS.read_text()
     for values in (REJECT_REASONS, INVALID_REASONS, DETECTORS):
         assert ", ".join(values) in section, values
+
+
+def test_the_quick_start_is_two_commands_that_set_up_the_same_venv() -> None:
+    block = re.search(r"```sh\n(.*?)```", _section("Quick start"), re.S)
+    assert block is not None
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
+    assert commands == ["bash scripts/demo", "bash .ci/run"]
+    for script in ("scripts/demo", ".ci/run"):
+        text = (ROOT / script).read_text()
+        assert "source scripts/venv.sh" in text, script
+        assert "pkill" not in text and "killall" not in text, script
+    assert "exec drift-exporter demo" in (ROOT / "scripts/demo").read_text()
