@@ -6,8 +6,9 @@ model servers need none of the sidecar's dependencies. Installed alone as the
 """
 
 from drift_exporter_client._version import __version__
+from drift_exporter_client.aio import AsyncDriftLogger
 from drift_exporter_client.extraction import ExtractionStats
-from drift_exporter_client.logger import AsyncDriftLogger, DriftLogger, LoggerStats
+from drift_exporter_client.logger import DriftLogger, LoggerStats
 from drift_exporter_client.middleware import DriftMiddleware
 
 __all__ = [

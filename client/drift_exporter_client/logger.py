@@ -22,10 +22,7 @@ the sidecar's dependencies (numpy, FastAPI, pydantic, prometheus_client).
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import math
 import os
 import random
 import threading
@@ -39,35 +36,17 @@ from urllib.parse import quote
 
 import httpx
 
+from drift_exporter_client import wire
 from drift_exporter_client._version import __version__
+from drift_exporter_client.counts import LoggerStats as LoggerStats
 
 log = logging.getLogger("drift_exporter_client")
 
 _RECORD: Final = "record"
 _LABEL: Final = "label"
 _MAX_BACKOFF_SECONDS = 30.0
-_MAX_RETRY_AFTER_SECONDS = 60.0
 
 ItemKind = Literal["record", "label"]
-
-
-class LoggerStats(NamedTuple):
-    """Counts of items (records and labels) since the logger was created.
-
-    `queued` is what waits or is being sent now; the rest only grow. `failed_requests` counts
-    HTTP attempts, not items. `dropped_invalid` counts what `log()` could not use (features not
-    a mapping); `dropped_after_close` what `close` gave up sending when its timeout passed, and
-    what was logged after `close`.
-    """
-
-    queued: int
-    sent: int
-    dropped_queue_full: int
-    dropped_after_retries: int
-    rejected: int
-    failed_requests: int
-    dropped_invalid: int = 0
-    dropped_after_close: int = 0
 
 
 class _Entry(NamedTuple):
@@ -378,7 +357,7 @@ class DriftLogger:
         for kind, items, key in ((_RECORD, records, "records"), (_LABEL, labels, "labels")):
             if not items:
                 continue
-            outcome = self._post(client, self._paths[kind], _encode({key: items}))
+            outcome = self._post(client, self._paths[kind], wire.encode({key: items}))
             with self._lock:
                 if outcome == "sent":
                     self._sent += len(items)
@@ -408,9 +387,9 @@ class DriftLogger:
                         log.info("drift sidecar at %s accepts batches again", self.url)
                     return "sent"
                 if status == 429 or status >= 500:
-                    self._failed("unreachable", f"HTTP {status}: {_detail(response)}")
+                    self._failed("unreachable", f"HTTP {status}: {wire.detail(response)}")
                     if status == 429:
-                        retry_after = _retry_after(response)
+                        retry_after = wire.retry_after(response)
                 else:
                     self._warn_once(
                         f"rejected-{status}",
@@ -418,7 +397,7 @@ class DriftLogger:
                         "Later rejections with this status are not logged.",
                         self.model,
                         status,
-                        _detail(response),
+                        wire.detail(response),
                     )
                     return "rejected"
             if attempt == self.max_retries:
@@ -450,93 +429,6 @@ class DriftLogger:
         log.warning(message, *args)
 
 
-class AsyncDriftLogger:
-    """DriftLogger for asyncio apps: the same logger, with `flush` and `aclose` awaitable.
-
-    It is deliberately the thread-backed logger, not an asyncio task. `log()` only takes a lock
-    for a deque append (microseconds, no I/O), so calling it from a coroutine never stalls the
-    event loop; while serialising a batch to JSON and waiting on the network happen on the
-    logger's own thread, so a 500-record batch never delays the app's requests. It also keeps
-    working across event loops (test clients, reloads) and needs one implementation of the
-    retry, backoff and counting rules. Only the waits of `flush` and `close` would block, so
-    they run in a worker thread here.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        model: str,
-        token: str | None = None,
-        *,
-        batch_size: int = 500,
-        flush_interval_seconds: float = 1.0,
-        max_queue: int = 100_000,
-        timeout_seconds: float = 5.0,
-        max_retries: int = 5,
-        backoff_seconds: float = 0.5,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.logger = DriftLogger(
-            url,
-            model,
-            token,
-            batch_size=batch_size,
-            flush_interval_seconds=flush_interval_seconds,
-            max_queue=max_queue,
-            timeout_seconds=timeout_seconds,
-            max_retries=max_retries,
-            backoff_seconds=backoff_seconds,
-            transport=transport,
-        )
-
-    def log(
-        self,
-        features: Mapping[str, Any],
-        prediction: Any = None,
-        *,
-        id: str | None = None,
-        timestamp: float | None = None,
-        label: Any = None,
-        latency_seconds: float | None = None,
-    ) -> None:
-        """Queue one served prediction; never blocks the event loop, never raises."""
-        self.logger.log(
-            features,
-            prediction,
-            id=id,
-            timestamp=timestamp,
-            label=label,
-            latency_seconds=latency_seconds,
-        )
-
-    def log_label(self, id: str, label: Any) -> None:
-        self.logger.log_label(id, label)
-
-    def stats(self) -> LoggerStats:
-        return self.logger.stats()
-
-    async def flush(self, timeout: float | None = None) -> bool:
-        """As `DriftLogger.flush`, waiting in a worker thread instead of the event loop."""
-        return await asyncio.to_thread(self.logger.flush, timeout)
-
-    async def aclose(self, timeout: float | None = 10.0) -> bool:
-        """As `DriftLogger.close` (`timeout` seconds for the queue to be sent, 10 by default; what
-        is still unsent then is counted in `dropped_after_close`), waiting in a worker thread
-        instead of the event loop."""
-        return await asyncio.to_thread(self.logger.close, timeout)
-
-    async def __aenter__(self) -> AsyncDriftLogger:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
 def _after_fork(reference: weakref.ref[DriftLogger]) -> None:
     """In a forked child: the parent's thread and lock are gone; start over, empty."""
     logger = reference()
@@ -544,55 +436,10 @@ def _after_fork(reference: weakref.ref[DriftLogger]) -> None:
         logger._reset_state()
 
 
-def _detail(response: httpx.Response) -> str:
-    """The sidecar's `detail`, or the start of whatever else the body was."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
-        return str(body["detail"])
-    return response.text[:200]
+def __getattr__(name: str) -> Any:
+    """`drift_exporter_client.logger.AsyncDriftLogger`, where it lived before it got a module."""
+    if name == "AsyncDriftLogger":
+        from drift_exporter_client.aio import AsyncDriftLogger
 
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        seconds = float(response.headers.get("retry-after", "0"))
-    except ValueError:
-        return 0.0
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER_SECONDS) if math.isfinite(seconds) else 0.0
-
-
-def _encode(document: dict[str, Any]) -> bytes:
-    """JSON for the sidecar: numpy scalars and arrays as numbers and lists, NaN/inf as null.
-
-    The fast path is one `json.dumps`; only a batch holding a non-finite float is walked.
-    """
-    try:
-        return json.dumps(document, default=_jsonable, allow_nan=False).encode()
-    except (ValueError, TypeError):  # NaN or inf; or a key json cannot encode
-        return json.dumps(_finite(document), default=_jsonable, allow_nan=False).encode()
-
-
-def _jsonable(value: Any) -> Any:
-    """What json.dumps cannot encode itself: numpy values, sets, anything else as text."""
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return value.tolist()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-def _finite(value: Any) -> Any:
-    """`value` with every non-finite float replaced by None (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (str, int)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_finite(v) for v in value]
-    return _finite(_jsonable(value))
+        return AsyncDriftLogger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

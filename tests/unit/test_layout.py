@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "exporter"
+CLIENT = ROOT / "client" / "drift_exporter_client"
 
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 75
@@ -166,6 +167,11 @@ def _modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
 
+def _sized_modules() -> list[Path]:
+    """Every module held to the size limits: the sidecar's and the client distribution's."""
+    return _modules() + sorted(CLIENT.rglob("*.py"))
+
+
 def _imports() -> Iterator[tuple[str, str]]:
     """(importing module, imported module) for every import in the package."""
     for path in _modules():
@@ -294,7 +300,7 @@ def test_every_allowed_import_is_still_made() -> None:
 def test_no_module_is_over_the_line_limit() -> None:
     over = {
         _relative(path): lines
-        for path in _modules()
+        for path in _sized_modules()
         if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
         and _relative(path) not in BEING_SPLIT
     }
@@ -303,7 +309,7 @@ def test_no_module_is_over_the_line_limit() -> None:
 
 def test_no_function_is_over_the_line_limit_unless_its_docstring_says_why() -> None:
     found = []
-    for path in _modules():
+    for path in _sized_modules():
         if _relative(path) not in BEING_SPLIT:
             found += unexplained_long_functions(path.read_text(), _relative(path), LONG_FUNCTIONS)
     assert found == []
