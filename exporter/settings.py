@@ -68,13 +68,17 @@ class ReferenceSettings(_Section):
 class DriftSettings(_Section):
     """What makes a feature count as drifted in the per-model share and the JSON report."""
 
-    method: DriftMethod = "pvalue"
-    alpha: float = Field(0.05, gt=0, lt=1)
+    method: DriftMethod = "psi"
+    alpha: float = Field(0.01, gt=0, lt=1)
     correction: Correction = "benjamini_hochberg"
-    psi_threshold: float = Field(0.2, gt=0)
-    jensen_shannon_threshold: float = Field(0.1, gt=0, le=1)
-    wasserstein_normalized_threshold: float = Field(0.1, gt=0)
+    #: Effect floors (exporter.evaluation.decision): each ~ a 0.075 sd mean shift.
+    psi_threshold: float = Field(0.005, gt=0)
+    jensen_shannon_threshold: float = Field(0.03, gt=0, le=1)
+    wasserstein_normalized_threshold: float = Field(0.075, gt=0)
+    #: Kept for old configs; PSI now adds half a count to every bin (exporter.stats.psi).
     psi_smoothing: float = Field(1e-4, gt=0, lt=0.5)
+    #: Valid values a column needs to be judged; None: 5 per reference bin.
+    min_valid_records: int | None = Field(None, ge=1)
 
 
 class LimitSettings(_Section):

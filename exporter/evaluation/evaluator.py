@@ -15,22 +15,39 @@ scores), and the concept-drift detector counts.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from exporter.evaluation.decision import (
+    critical_quantile,
+    decide,
+    effect_result,
+    min_valid_records_for,
+)
 from exporter.evaluation.report import (
     ColumnReport,
     EvaluationReport,
+    NotJudged,
     PerformanceReport,
     QualityResult,
     StatisticResult,
 )
 from exporter.settings import DriftSettings, LabelSettings
-from exporter.stats import adjust_pvalues, chi2, compare_ecdfs, jensen_shannon, psi
+from exporter.stats import chi2, compare_ecdfs, jensen_shannon, psi
+from exporter.stats.calibration import (
+    jensen_shannon_critical,
+    pool_sparse_bins,
+    pooled,
+    psi_critical,
+    wasserstein_critical,
+)
 from exporter.stats.distance import in_reference_stds
-from exporter.stats.estimation import estimated_accuracy, estimated_roc_auc
+from exporter.stats.estimation import (
+    estimated_accuracy,
+    estimated_accuracy_stderr,
+    estimated_roc_auc,
+)
 from exporter.truth.performance import performance_metrics
 from exporter.window.profile import (
     CategoricalProfile,
@@ -42,6 +59,8 @@ from exporter.window.snapshot import ColumnWindow, TruthSnapshot, WindowSnapshot
 
 DEFAULT_MIN_LABELS = LabelSettings().min_labels
 
+#: PSI's smoothing: half a count added to every bin of both histograms (exporter.stats).
+PSI_PSEUDO_COUNT = 0.5
 #: The statistics each kind of column gets, in report order.
 NUMERIC_STATISTICS = ("psi", "ks", "jensen_shannon", "wasserstein_normalized")
 CATEGORICAL_STATISTICS = ("psi", "chi2", "jensen_shannon")
@@ -61,15 +80,27 @@ def evaluate(
     """
     profile = snapshot.profile
     judged = snapshot.records >= min_records
+    pairs = list(zip(profile.columns, snapshot.columns, strict=True))
+    features_judged = sum(
+        1 for column, window in pairs[: len(profile.features)] if _judgeable(column, window, drift)
+    )
     reports = [
-        _column_report(column, window, snapshot.records, drift, judged)
-        for column, window in zip(profile.columns, snapshot.columns, strict=True)
+        _column_report(
+            column,
+            window,
+            snapshot.records,
+            drift,
+            judged,
+            # The features are one family, the prediction is one of its own.
+            critical_quantile(drift.alpha, features_judged if i < len(profile.features) else 1),
+        )
+        for i, (column, window) in enumerate(pairs)
     ]
     features = reports[: len(profile.features)]
     prediction = reports[-1] if profile.prediction is not None else None
-    features = _decide(features, drift)
+    features = decide(features, drift)
     if prediction is not None:
-        prediction = _decide([prediction], drift)[0]
+        prediction = decide([prediction], drift)[0]
     decided = [column for column in features if column.drifted is not None]
     return EvaluationReport(
         model=profile.model,
@@ -102,7 +133,7 @@ def _performance(
     metrics: dict[str, float] = {}
     if truth.spec is not None and len(truth.truth) >= min_labels:
         metrics = performance_metrics(truth.spec, truth.truth, truth.predicted)
-    estimated: tuple[float | None, float | None] = (None, None)
+    estimated: tuple[float | None, float | None, float | None] = (None, None, None)
     if judged and reference is not None and reference.calibration is not None:
         estimated = _estimates(profile, snapshot)
     return PerformanceReport(
@@ -119,6 +150,7 @@ def _performance(
         reference_labels=0 if reference is None else reference.labels,
         estimated_accuracy=estimated[0],
         estimated_roc_auc=estimated[1],
+        estimated_accuracy_stderr=estimated[2],
         detections=truth.detections,
         last_detection=truth.last_detection,
     )
@@ -126,18 +158,25 @@ def _performance(
 
 def _estimates(
     profile: ReferenceProfile, snapshot: WindowSnapshot
-) -> tuple[float | None, float | None]:
-    """CBPE accuracy and ROC AUC of the window's scores (the prediction column's sample)."""
+) -> tuple[float | None, float | None, float | None]:
+    """CBPE accuracy, ROC AUC and the accuracy's sampling error, from the window's scores
+    (the prediction column's sample)."""
     reference = profile.performance
     if reference is None or reference.calibration is None or profile.prediction is None:
-        return None, None
+        return None, None, None
     scores = snapshot.columns[-1].sample
     if scores is None or not len(scores):
-        return None, None
+        return None, None, None
     calibration = reference.calibration
-    accuracy = estimated_accuracy(calibration, scores, threshold=reference.spec.threshold)
+    threshold = reference.spec.threshold
+    accuracy = estimated_accuracy(calibration, scores, threshold=threshold)
+    stderr = estimated_accuracy_stderr(calibration, scores, threshold=threshold)
     auc = estimated_roc_auc(calibration, scores)
-    return accuracy, None if math.isnan(auc) else auc
+    return accuracy, None if math.isnan(auc) else auc, stderr
+
+
+def _judgeable(column: ColumnProfile, window: ColumnWindow, drift: DriftSettings) -> bool:
+    return column.valid > 0 and window.valid >= min_valid_records_for(column.bins, drift)
 
 
 def _column_report(
@@ -146,14 +185,21 @@ def _column_report(
     records: int,
     drift: DriftSettings,
     judged: bool,
+    quantile: float,
 ) -> ColumnReport:
     quality = _quality(column, window, records) if records else None
     statistics: tuple[StatisticResult, ...] = ()
-    if judged and window.valid and column.valid:
-        if isinstance(column, NumericProfile):
-            statistics = _numeric_statistics(column, window, drift)
-        else:
-            statistics = _categorical_statistics(column, window, drift)
+    not_judged: NotJudged | None = None
+    if not judged:
+        not_judged = "window_below_min_records"
+    elif not column.valid:
+        not_judged = "no_reference_values"
+    elif not _judgeable(column, window, drift):
+        not_judged = "too_few_valid_values"
+    elif isinstance(column, NumericProfile):
+        statistics = _numeric_statistics(column, window, drift, quantile)
+    else:
+        statistics = _categorical_statistics(column, window, drift, quantile)
     return ColumnReport(
         name=column.name,
         kind=column.kind,
@@ -161,6 +207,8 @@ def _column_report(
         statistics=statistics,
         drifted=None,
         quality=quality,
+        min_valid_records=min_valid_records_for(column.bins, drift),
+        not_judged=not_judged,
     )
 
 
@@ -175,46 +223,60 @@ def _quality(column: ColumnProfile, window: ColumnWindow, records: int) -> Quali
 
 
 def _numeric_statistics(
-    column: NumericProfile, window: ColumnWindow, drift: DriftSettings
+    column: NumericProfile, window: ColumnWindow, drift: DriftSettings, quantile: float
 ) -> tuple[StatisticResult, ...]:
-    results = _binned_statistics(column.counts, window, drift)
+    results = _binned_statistics(column.counts, window.counts, drift, quantile)
     sample = window.sample
     if sample is not None and len(sample) and len(column.sample_sorted):
         ecdf = compare_ecdfs(column.sample_sorted, sample)
         wasserstein = in_reference_stds(ecdf.wasserstein, column.std)
-        results.insert(1, _pvalue_result("ks", ecdf.ks_statistic, ecdf.ks_pvalue, drift))
-        results.append(
-            StatisticResult(
-                "wasserstein_normalized",
-                wasserstein,
-                drift.wasserstein_normalized_threshold,
-                wasserstein >= drift.wasserstein_normalized_threshold,
-            )
+        critical = (
+            wasserstein_critical(column.sample_sorted, column.std, len(sample), quantile)
+            if column.std > 0
+            else None
         )
+        results.insert(1, _pvalue_result("ks", ecdf.ks_statistic, ecdf.ks_pvalue, drift))
+        results.append(effect_result("wasserstein_normalized", wasserstein, critical, drift))
     return tuple(results)
 
 
 def _categorical_statistics(
-    column: CategoricalProfile, window: ColumnWindow, drift: DriftSettings
+    column: CategoricalProfile, window: ColumnWindow, drift: DriftSettings, quantile: float
 ) -> tuple[StatisticResult, ...]:
-    results = _binned_statistics(column.counts, window, drift)
-    test = chi2(column.counts, window.counts)
-    results.insert(1, _pvalue_result("chi2", test.statistic, test.pvalue, drift))
+    # Categories whose expected window count is under 5 are pooled into the overflow bin, so
+    # chi-squared and the critical values hold at small counts (and PSI is not inflated).
+    groups = pool_sparse_bins(column.counts, window.valid, overflow_index=column.overflow)
+    reference, current = pooled(column.counts, groups), pooled(window.counts, groups)
+    results = _binned_statistics(reference, current, drift, quantile)
+    if len(reference) > 1:
+        test = chi2(reference, current)
+        results.insert(1, _pvalue_result("chi2", test.statistic, test.pvalue, drift))
     return tuple(results)
 
 
 def _binned_statistics(
-    reference: np.ndarray[Any, Any], window: ColumnWindow, drift: DriftSettings
+    reference: np.ndarray[Any, Any],
+    current: np.ndarray[Any, Any],
+    drift: DriftSettings,
+    quantile: float,
 ) -> list[StatisticResult]:
-    index = psi(reference, window.counts, smoothing=drift.psi_smoothing)
-    distance = jensen_shannon(reference, window.counts)
+    window_n, reference_n = int(current.sum()), int(reference.sum())
+    bins = int(np.count_nonzero(reference))
+    index = psi(reference, current, pseudo_count=PSI_PSEUDO_COUNT)
+    distance = jensen_shannon(reference, current)
+    undefined = bins < 2  # one bin: every window matches the reference
     return [
-        StatisticResult("psi", index, drift.psi_threshold, index >= drift.psi_threshold),
-        StatisticResult(
+        effect_result(
+            "psi",
+            index,
+            None if undefined else psi_critical(window_n, reference_n, bins, quantile),
+            drift,
+        ),
+        effect_result(
             "jensen_shannon",
             distance,
-            drift.jensen_shannon_threshold,
-            distance >= drift.jensen_shannon_threshold,
+            None if undefined else jensen_shannon_critical(window_n, reference_n, bins, quantile),
+            drift,
         ),
     ]
 
@@ -222,53 +284,5 @@ def _binned_statistics(
 def _pvalue_result(
     name: str, statistic: float, pvalue: float, drift: DriftSettings
 ) -> StatisticResult:
-    """A test result before correction; `_decide` fills in the adjusted p-value and the flag."""
+    """A test result before correction; `decide` fills in the adjusted p-value and the flag."""
     return StatisticResult(name, statistic, drift.alpha, pvalue < drift.alpha, pvalue, pvalue)
-
-
-def _decide(columns: list[ColumnReport], drift: DriftSettings) -> list[ColumnReport]:
-    """Correct the test p-values across `columns`, then set each column's drift decision.
-
-    The family is every finite p-value of every column, so a column with two tests adds two;
-    each test gets its own adjusted value, keyed by (column, statistic) position."""
-    tests = [
-        ((i, j), s)
-        for i, column in enumerate(columns)
-        for j, s in enumerate(column.statistics)
-        if s.pvalue is not None and math.isfinite(s.pvalue)
-    ]
-    pvalues = [s.pvalue for _, s in tests if s.pvalue is not None]
-    adjusted = adjust_pvalues(pvalues, drift.correction)
-    corrected: dict[tuple[int, int], StatisticResult] = {}
-    for (key, test), value in zip(tests, adjusted, strict=True):
-        corrected[key] = replace(
-            test, adjusted_pvalue=float(value), drifted=bool(value < drift.alpha)
-        )
-    decided = []
-    for i, column in enumerate(columns):
-        statistics = tuple(corrected.get((i, j), s) for j, s in enumerate(column.statistics))
-        deciding = _deciding_statistic(column.kind, drift.method)
-        # An undefined p-value (one value against one) decides nothing.
-        decision = next(
-            (
-                None if s.pvalue is not None and not math.isfinite(s.pvalue) else s.drifted
-                for s in statistics
-                if s.name in deciding
-            ),
-            None,
-        )
-        decided.append(replace(column, statistics=statistics, drifted=decision))
-    return decided
-
-
-def _deciding_statistic(kind: str, method: str) -> tuple[str, ...]:
-    """Which statistic decides drift for a column of `kind` under `method`.
-
-    pvalue: KS for numeric, chi-squared for categorical columns. wasserstein_normalized has no
-    categorical counterpart, so categorical columns are judged by Jensen-Shannon under it.
-    """
-    if method == "pvalue":
-        return ("ks", "chi2")
-    if method == "wasserstein_normalized" and kind != "numeric":
-        return ("jensen_shannon",)
-    return (method,)

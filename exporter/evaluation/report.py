@@ -14,11 +14,23 @@ from typing import Any, Literal
 from exporter.settings import DriftSettings
 
 Status = Literal["ok", "insufficient_data", "error"]
+#: Why a column has no drift decision: the window is under `min_records`; the column has fewer
+#: valid values than its minimum; the reference has no valid value of it.
+NotJudged = Literal["window_below_min_records", "too_few_valid_values", "no_reference_values"]
+NOT_JUDGED_REASONS: tuple[NotJudged, ...] = (
+    "window_below_min_records",
+    "too_few_valid_values",
+    "no_reference_values",
+)
 
 
 @dataclass(frozen=True)
 class StatisticResult:
-    """One statistic of one column; `pvalue` only for tests, `adjusted_pvalue` after correction."""
+    """One statistic of one column; `pvalue` only for tests, `adjusted_pvalue` after correction.
+
+    An effect statistic (exporter.evaluation.decision) also has its `floor` and its no-drift
+    `critical` value at this window's size; its `threshold` is then max(floor, critical). A
+    test's `threshold` is alpha."""
 
     name: str
     value: float
@@ -26,15 +38,21 @@ class StatisticResult:
     drifted: bool
     pvalue: float | None = None
     adjusted_pvalue: float | None = None
+    critical: float | None = None
+    floor: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "value": _json_float(self.value),
             "pvalue": _json_float(self.pvalue),
             "adjusted_pvalue": _json_float(self.adjusted_pvalue),
-            "threshold": self.threshold,
+            "threshold": _json_float(self.threshold),
             "drifted": self.drifted,
         }
+        if self.floor is not None:
+            described["floor"] = self.floor
+            described["critical"] = _json_float(self.critical)
+        return described
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,9 @@ class ColumnReport:
     statistics: tuple[StatisticResult, ...]
     drifted: bool | None
     quality: QualityResult | None
+    #: Valid values needed to judge the column, and why it was not judged (None if it was).
+    min_valid_records: int = 0
+    not_judged: NotJudged | None = None
 
     def statistic(self, name: str) -> StatisticResult | None:
         return next((s for s in self.statistics if s.name == name), None)
@@ -74,7 +95,9 @@ class ColumnReport:
             "name": self.name,
             "type": self.kind,
             "valid_records": self.valid_records,
+            "min_valid_records": self.min_valid_records,
             "drifted": self.drifted,
+            "not_judged": self.not_judged,
             "statistics": {s.name: s.to_dict() for s in self.statistics},
             "quality": None if self.quality is None else self.quality.to_dict(),
         }
@@ -100,6 +123,7 @@ class PerformanceReport:
     estimated_roc_auc: float | None
     detections: dict[str, int]
     last_detection: dict[str, float | None]
+    estimated_accuracy_stderr: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +136,7 @@ class PerformanceReport:
             "reference_labels": self.reference_labels,
             "estimated": {
                 "accuracy": self.estimated_accuracy,
+                "accuracy_stderr": self.estimated_accuracy_stderr,
                 "roc_auc": self.estimated_roc_auc,
             },
             "concept_drift": {

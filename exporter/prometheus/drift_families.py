@@ -33,6 +33,12 @@ STATISTIC_GAUGES = (
     ("chi2", "chi2_statistic", "Chi-squared homogeneity statistic (categorical)."),
     ("chi2", "chi2_pvalue", "Chi-squared p-value, uncorrected (categorical)."),
 )
+#: (statistic, help) of each effect statistic's critical value (exporter.evaluation.decision).
+CRITICAL_GAUGES = (
+    ("psi", "PSI"),
+    ("jensen_shannon", "Jensen-Shannon distance"),
+    ("wasserstein_normalized", "Wasserstein distance / reference sd (numeric)"),
+)
 QUALITY_GAUGES = (
     ("missing_ratio", "Share of window records with the value missing or NaN."),
     ("type_mismatch_ratio", "Share of window records with a value of the wrong type."),
@@ -67,6 +73,7 @@ class DriftCollector(Collector):
         reports = [self._reports[model] for model in sorted(self._reports)]
         yield from _model_gauges(reports)
         yield from _statistic_gauges(reports)
+        yield from _calibration_gauges(reports)
         yield from _quality_gauges(reports)
         yield from _performance_gauges(reports)
 
@@ -148,6 +155,52 @@ def _statistic_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
         yield flag
 
 
+def _calibration_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
+    """What the drift decision needs beside the statistics: each effect statistic's no-drift
+    critical value at this window's size, and whether (and on how many values) it judged."""
+    for scope, labels in (("feature", ["model", "feature"]), ("prediction", ["model"])):
+        criticals = [
+            (
+                statistic,
+                _gauge(
+                    f"drift_{scope}_{statistic}_critical",
+                    f"{documentation}: its no-drift critical value at this window's valid "
+                    "count (drifted when the statistic is at least max(floor, critical)).",
+                    labels,
+                ),
+            )
+            for statistic, documentation in CRITICAL_GAUGES
+        ]
+        valid = _gauge(
+            f"drift_{scope}_valid_records", "Valid values in the window (not missing).", labels
+        )
+        minimum = _gauge(
+            f"drift_{scope}_min_valid_records",
+            "Valid values needed before the drift decision is made.",
+            labels,
+        )
+        judged = _gauge(
+            f"drift_{scope}_judged",
+            "1 if the drift decision was made, 0 if not (too few valid values: compare "
+            f"drift_{scope}_valid_records with drift_{scope}_min_valid_records).",
+            labels,
+        )
+        for report, column, values in _columns(reports, scope):
+            if report.status != "ok":
+                continue
+            valid.add_metric(values, column.valid_records)
+            minimum.add_metric(values, column.min_valid_records)
+            judged.add_metric(values, 0.0 if column.not_judged else 1.0)
+            for statistic, family in criticals:
+                result = column.statistic(statistic)
+                if result is not None and result.critical is not None:
+                    critical = result.critical
+                    if math.isfinite(critical):
+                        family.add_metric(values, critical)
+        yield from (family for _, family in criticals)
+        yield from (valid, minimum, judged)
+
+
 def _quality_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
     for scope, labels in (("feature", ["model", "feature"]), ("prediction", ["model"])):
         families = [
@@ -174,7 +227,7 @@ def _performance_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
     yield from (families.labelled, families.minimum)
     yield from families.live.values()
     yield from families.reference.values()
-    yield from (families.accuracy, families.auc)
+    yield from (families.accuracy, families.auc, families.stderr, families.reference_labels)
 
 
 class _PerformanceFamilies(NamedTuple):
@@ -186,6 +239,8 @@ class _PerformanceFamilies(NamedTuple):
     reference: dict[str, GaugeMetricFamily]
     accuracy: GaugeMetricFamily
     auc: GaugeMetricFamily
+    stderr: GaugeMetricFamily
+    reference_labels: GaugeMetricFamily
 
 
 def _performance_families() -> _PerformanceFamilies:
@@ -229,7 +284,20 @@ def _performance_families() -> _PerformanceFamilies:
         "ROC AUC estimated without labels from the window's scores (CBPE).",
         ["model"],
     )
-    return _PerformanceFamilies(labelled, minimum, live, reference, accuracy, auc)
+    stderr = _gauge(
+        "drift_estimated_accuracy_stderr",
+        "Sampling standard error of the realised accuracy around drift_estimated_accuracy "
+        "(CBPE), for telling a real drop from noise.",
+        ["model"],
+    )
+    reference_labels = _gauge(
+        "drift_reference_labelled_records",
+        "Labelled rows in the reference: the sample size of drift_reference_performance_*.",
+        ["model"],
+    )
+    return _PerformanceFamilies(
+        labelled, minimum, live, reference, accuracy, auc, stderr, reference_labels
+    )
 
 
 def _add_performance(
@@ -247,6 +315,10 @@ def _add_performance(
         families.accuracy.add_metric(labels, performance.estimated_accuracy)
     if performance.estimated_roc_auc is not None:
         families.auc.add_metric(labels, performance.estimated_roc_auc)
+    if performance.estimated_accuracy_stderr is not None:
+        families.stderr.add_metric(labels, performance.estimated_accuracy_stderr)
+    if performance.reference:
+        families.reference_labels.add_metric(labels, performance.reference_labels)
 
 
 def _columns(

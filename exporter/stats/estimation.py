@@ -28,6 +28,7 @@ __all__ = [
     "Calibration",
     "calibrate",
     "estimated_accuracy",
+    "estimated_accuracy_stderr",
     "estimated_roc_auc",
     "fit_calibration",
 ]
@@ -191,6 +192,31 @@ def estimated_accuracy(
     window = _as_window(scores)
     p = calibrate(calibration, window)
     return float(np.where(window >= threshold, p, 1.0 - p).mean())
+
+
+def estimated_accuracy_stderr(
+    calibration: Calibration, scores: ArrayLike, threshold: float = 0.5
+) -> float:
+    r"""Sampling standard error of the window's realised accuracy around its CBPE estimate.
+
+    .. math::
+
+        \mathrm{se} = \frac1n \sqrt{\sum_i c_i (1 - c_i)}
+
+    where :math:`c_i` is the probability that prediction :math:`i` is right
+    (:func:`estimated_accuracy`'s terms): given the scores, the realised accuracy is a mean of
+    independent Bernoulli(:math:`c_i`) outcomes, whose standard deviation this is. A drop of
+    the estimate below the reference's accuracy is beyond sampling error when it exceeds a few
+    of these (combined with the reference's own error), not before.
+
+    >>> c = fit_calibration([0.1, 0.4, 0.6, 0.9], [0, 1, 0, 1])
+    >>> estimated_accuracy_stderr(c, [0.1, 0.9, 0.6])  # sqrt(0 + 0 + 0.25) / 3
+    0.16666666666666666
+    """
+    window = _as_window(scores)
+    p = calibrate(calibration, window)
+    right = np.where(window >= threshold, p, 1.0 - p)
+    return float(math.sqrt(float((right * (1.0 - right)).sum())) / len(window))
 
 
 def estimated_roc_auc(calibration: Calibration, scores: ArrayLike) -> float:

@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from exporter.evaluation.evaluator import (
-    CATEGORICAL_STATISTICS,
-    NUMERIC_STATISTICS,
-    _decide,
-    evaluate,
-)
+from exporter.evaluation.decision import decide
+from exporter.evaluation.evaluator import CATEGORICAL_STATISTICS, NUMERIC_STATISTICS, evaluate
 from exporter.evaluation.report import (
     ColumnReport,
     EvaluationReport,
@@ -25,6 +21,7 @@ from exporter.evaluation.report import (
 from exporter.ingest.records import PredictionBatch
 from exporter.settings import DriftMethod, DriftSettings, ReferenceSettings, Settings
 from exporter.stats import chi2, compare_ecdfs, jensen_shannon, psi, wasserstein_normalized
+from exporter.stats.calibration import pool_sparse_bins, pooled
 from exporter.window.model import ModelWindow
 from exporter.window.profile import (
     CategoricalProfile,
@@ -221,7 +218,7 @@ def test_mean_shift_of_one_sd_drifts_only_that_feature_under_every_method(
 def test_report_statistics_equal_the_stats_functions_on_the_same_counts_and_samples(
     shifted_x: WindowSnapshot,
 ) -> None:
-    drift = DriftSettings(psi_smoothing=1e-3)
+    drift = DriftSettings()
     report = evaluate(shifted_x, drift, 500, NOW)
     profile = shifted_x.profile
     for column, window in zip(profile.columns, shifted_x.columns, strict=True):
@@ -229,10 +226,12 @@ def test_report_statistics_equal_the_stats_functions_on_the_same_counts_and_samp
             report.prediction if column.name == "prediction" else _feature(report, column.name)
         )
         assert reported.valid_records == window.valid
-        assert reported.statistic("psi").value == psi(column.counts, window.counts, smoothing=1e-3)
-        assert reported.statistic("jensen_shannon").value == jensen_shannon(
-            column.counts, window.counts
-        )
+        reference, current = column.counts, window.counts
+        if isinstance(column, CategoricalProfile):  # sparse categories pooled first
+            groups = pool_sparse_bins(reference, window.valid, overflow_index=column.overflow)
+            reference, current = pooled(reference, groups), pooled(current, groups)
+        assert reported.statistic("psi").value == psi(reference, current, pseudo_count=0.5)
+        assert reported.statistic("jensen_shannon").value == jensen_shannon(reference, current)
         if isinstance(column, NumericProfile):
             assert window.sample is not None
             ecdf = compare_ecdfs(column.sample_sorted, window.sample)
@@ -254,7 +253,7 @@ def test_report_statistics_equal_the_stats_functions_on_the_same_counts_and_samp
                 assert ks.pvalue < 1e-7
         else:
             assert isinstance(column, CategoricalProfile)
-            test = chi2(column.counts, window.counts)
+            test = chi2(reference, current)
             result = reported.statistic("chi2")
             assert (result.value, result.pvalue) == (test.statistic, test.pvalue)
 
@@ -281,12 +280,14 @@ def test_new_category_gives_exact_unseen_ratio_large_psi_and_tiny_chi2_pvalue() 
     assert colour.quality.unseen_category_ratio == 0.2
     assert colour.quality.missing_ratio == 0.0
     assert colour.quality.out_of_range_ratio is None
-    # Closed form: proportions (0.5, 0.3, 0.2, 0) vs (0.4, 0.24, 0.16, 0.2), empty bin floored
-    # at psi_smoothing s = 1e-4: 0.2 ln(1.25) + (0.2 - s) ln(0.2 / s). rel 1e-12.
-    s = 1e-4
-    expected_psi = 0.2 * math.log(1.25) + (0.2 - s) * math.log(0.2 / s)
+    # Closed form: the unseen colour has no reference mass, so the smallest colour (blue) is
+    # pooled with it: counts (2500, 1500, 1000) vs (400, 240, 360), half a count added to
+    # each bin (Jeffreys): sum (c - r) ln(c / r). rel 1e-12.
+    r = (np.array([2_500, 1_500, 1_000]) + 0.5) / 5_001.5
+    c = (np.array([400, 240, 360]) + 0.5) / 1_001.5
+    expected_psi = float(((c - r) * np.log(c / r)).sum())
     assert colour.statistic("psi").value == pytest.approx(expected_psi, rel=1e-12)
-    assert colour.statistic("psi").value > 1.0
+    assert colour.statistic("psi").value > 5 * colour.statistic("psi").critical
     assert colour.statistic("chi2").pvalue < 1e-20
     assert colour.drifted is True
 
@@ -306,6 +307,12 @@ def test_categorical_columns_are_judged_by_jensen_shannon_under_wasserstein() ->
 # chi2 p-values of [5000, 5000] against [500 + d, 500 - d] for d = 43, 38, 34, 7:
 # about 0.0095, 0.0219, 0.0403 and 0.66 (scipy.stats.chi2_contingency, correction=False).
 _SHIFTS = {"f1": 43, "f2": 38, "f3": 34, "f4": 7}
+
+
+def _pvalue_report(snapshot: WindowSnapshot, **drift: Any) -> EvaluationReport:
+    """The `pvalue` method at alpha 0.05 with a negligible PSI floor: the correction alone
+    decides (materiality has tests of its own)."""
+    return _report(snapshot, method="pvalue", alpha=0.05, psi_threshold=1e-9, **drift)
 
 
 def _near_alpha_snapshot() -> WindowSnapshot:
@@ -329,14 +336,14 @@ def _raw_pvalues() -> dict[str, float]:
 
 def test_near_alpha_case_has_the_intended_raw_pvalues() -> None:
     raw = _raw_pvalues()
-    report = _report(_near_alpha_snapshot(), correction="none")
+    report = _pvalue_report(_near_alpha_snapshot(), correction="none")
     for name, expected in raw.items():
         assert _feature(report, name).statistic("chi2").pvalue == pytest.approx(expected, rel=1e-9)
     assert raw["f1"] < raw["f2"] < raw["f3"] < 0.05 < raw["f4"]
 
 
 def test_no_correction_keeps_pvalues_and_drifts_every_feature_below_alpha() -> None:
-    report = _report(_near_alpha_snapshot(), correction="none")
+    report = _pvalue_report(_near_alpha_snapshot(), correction="none")
     for column in report.features:
         test = column.statistic("chi2")
         assert test.adjusted_pvalue == test.pvalue
@@ -346,7 +353,7 @@ def test_no_correction_keeps_pvalues_and_drifts_every_feature_below_alpha() -> N
 
 def test_bonferroni_multiplies_by_the_feature_count_and_drifts_fewer() -> None:
     raw = _raw_pvalues()
-    report = _report(_near_alpha_snapshot(), correction="bonferroni")
+    report = _pvalue_report(_near_alpha_snapshot(), correction="bonferroni")
     for name, p in raw.items():
         # Bonferroni: min(m p, 1) with m = 4 features; the prediction is not in the family.
         expected = min(4 * p, 1.0)
@@ -359,7 +366,7 @@ def test_bonferroni_multiplies_by_the_feature_count_and_drifts_fewer() -> None:
 
 def test_benjamini_hochberg_adjusts_by_rank_and_drifts_between_none_and_bonferroni() -> None:
     raw = _raw_pvalues()
-    report = _report(_near_alpha_snapshot(), correction="benjamini_hochberg")
+    report = _pvalue_report(_near_alpha_snapshot(), correction="benjamini_hochberg")
     # BH closed form: sorted p_(i), adjusted = min over j >= i of min(m p_(j) / j, 1).
     ordered = sorted(raw, key=raw.__getitem__)
     m = len(ordered)
@@ -378,7 +385,7 @@ def test_benjamini_hochberg_adjusts_by_rank_and_drifts_between_none_and_bonferro
 
 
 def test_the_prediction_is_a_family_of_its_own() -> None:
-    report = _report(_near_alpha_snapshot(), correction="bonferroni")
+    report = _pvalue_report(_near_alpha_snapshot(), correction="bonferroni")
     assert report.prediction is not None
     test = report.prediction.statistic("chi2")
     assert test.adjusted_pvalue == test.pvalue  # m = 1
@@ -387,7 +394,7 @@ def test_the_prediction_is_a_family_of_its_own() -> None:
 
 
 def test_raw_pvalue_is_reported_unadjusted_beside_the_adjusted_one() -> None:
-    report = _report(_near_alpha_snapshot(), correction="bonferroni")
+    report = _pvalue_report(_near_alpha_snapshot(), correction="bonferroni")
     f2 = _feature(report, "f2").statistic("chi2")
     assert f2.pvalue < 0.05 < f2.adjusted_pvalue
     assert f2.drifted is False
@@ -408,7 +415,8 @@ def _constant_snapshot(window_value: float) -> WindowSnapshot:
 def test_constant_feature_unchanged_is_not_drifted(method: DriftMethod) -> None:
     report = _report(_constant_snapshot(3.0), method=method)
     x = _feature(report, "x")
-    assert x.statistic("psi").value == 0.0
+    # Half a count in the empty bin of each side: a trace, far under the floor.
+    assert 0.0 <= x.statistic("psi").value < 0.05 * x.statistic("psi").floor
     assert x.statistic("jensen_shannon").value == 0.0
     assert x.statistic("ks").value == 0.0
     assert x.statistic("ks").pvalue == 1.0
@@ -499,7 +507,7 @@ def test_an_undefined_ks_pvalue_does_not_make_the_evaluation_raise() -> None:
     # of adjust_pvalues says untested features must be left out of the correction.
     profile = _reference({"x": [1.0]})
     snapshot = _snapshot(profile, _batch({"x": [2.0]}))
-    report = evaluate(snapshot, DriftSettings(), 1, NOW)
+    report = evaluate(snapshot, DriftSettings(method="pvalue", min_valid_records=1), 1, NOW)
     assert report.status == "ok"
     x = _feature(report, "x")
     assert x.statistic("ks").value == 1.0
@@ -553,7 +561,7 @@ def test_failed_report_without_a_previous_success_has_no_last_success() -> None:
 
 
 def _tested_column(name: str, kind: str, tests: dict[str, float]) -> ColumnReport:
-    statistics = [StatisticResult("psi", 0.01, 0.2, False)]
+    statistics = [StatisticResult("psi", 0.01, 0.005, True, floor=0.005)]
     statistics += [StatisticResult(s, 1.0, 0.05, p < 0.05, p, p) for s, p in tests.items()]
     return ColumnReport(name, kind, 1_000, tuple(statistics), None, None)
 
@@ -582,7 +590,9 @@ def test_each_pvalue_statistic_of_a_column_gets_its_own_adjusted_value(
         expected = scipy_stats.false_discovery_control(raw, method="bh")
     decided = {
         column.name: column
-        for column in _decide(columns, DriftSettings(method="pvalue", correction=correction))
+        for column in decide(
+            columns, DriftSettings(method="pvalue", alpha=0.05, correction=correction)
+        )
     }
     for (name, statistic), value in zip(keys, expected, strict=True):
         result = decided[name].statistic(statistic)
@@ -593,7 +603,7 @@ def test_each_pvalue_statistic_of_a_column_gets_its_own_adjusted_value(
         assert result.drifted is bool(value < 0.05)
     for column in decided.values():
         assert [s.name for s in column.statistics] == ["psi", *_TWO_TESTS[column.name][1]]
-        assert column.statistic("psi") == StatisticResult("psi", 0.01, 0.2, False)
+        assert column.statistic("psi") == StatisticResult("psi", 0.01, 0.005, True, floor=0.005)
     # The deciding test (ks, chi2) decides, on its own adjusted value.
     assert decided["a"].drifted is decided["a"].statistic("ks").drifted
     assert decided["c"].drifted is False
