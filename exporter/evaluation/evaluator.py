@@ -14,10 +14,11 @@ scores), and the concept-drift detector counts.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from exporter.evaluation.decision import (
     critical_quantile,
@@ -35,7 +36,9 @@ from exporter.evaluation.report import (
 )
 from exporter.settings import DriftSettings, LabelSettings
 from exporter.stats import chi2, compare_ecdfs, jensen_shannon, psi
+from exporter.stats.bridges import BrownianBridges, brownian_bridges
 from exporter.stats.calibration import (
+    JEFFREYS,
     jensen_shannon_critical,
     pool_sparse_bins,
     pooled,
@@ -59,8 +62,9 @@ from exporter.window.snapshot import ColumnWindow, TruthSnapshot, WindowSnapshot
 
 DEFAULT_MIN_LABELS = LabelSettings().min_labels
 
-#: PSI's smoothing: half a count added to every bin of both histograms (exporter.stats).
-PSI_PSEUDO_COUNT = 0.5
+#: PSI's and Jensen-Shannon's smoothing: half a count (Jeffreys) added to every bin of both
+#: histograms, the estimators exporter.stats.calibration's critical values are calibrated for.
+PSEUDO_COUNT = JEFFREYS
 #: The statistics each kind of column gets, in report order.
 NUMERIC_STATISTICS = ("psi", "ks", "jensen_shannon", "wasserstein_normalized")
 CATEGORICAL_STATISTICS = ("psi", "chi2", "jensen_shannon")
@@ -225,16 +229,18 @@ def _quality(column: ColumnProfile, window: ColumnWindow, records: int) -> Quali
 def _numeric_statistics(
     column: NumericProfile, window: ColumnWindow, drift: DriftSettings, quantile: float
 ) -> tuple[StatisticResult, ...]:
-    results = _binned_statistics(column.counts, window.counts, drift, quantile)
+    results = _binned_statistics(column, window, drift, quantile)
     sample = window.sample
     if sample is not None and len(sample) and len(column.sample_sorted):
         ecdf = compare_ecdfs(column.sample_sorted, sample)
         wasserstein = in_reference_stds(ecdf.wasserstein, column.std)
-        critical = (
-            wasserstein_critical(column.sample_sorted, column.std, len(sample), quantile)
-            if column.std > 0
-            else None
-        )
+        critical = None
+        # Only where it decides: the bridges' table costs 8 MiB and its critical value is
+        # too liberal for heavy-tailed features at small n (docs/statistics.md).
+        if drift.method == "wasserstein_normalized":
+            critical = wasserstein_critical(
+                column.sample_sorted, column.std, len(sample), quantile, bridges=_bridges()
+            )
         results.insert(1, _pvalue_result("ks", ecdf.ks_statistic, ecdf.ks_pvalue, drift))
         results.append(effect_result("wasserstein_normalized", wasserstein, critical, drift))
     return tuple(results)
@@ -243,42 +249,56 @@ def _numeric_statistics(
 def _categorical_statistics(
     column: CategoricalProfile, window: ColumnWindow, drift: DriftSettings, quantile: float
 ) -> tuple[StatisticResult, ...]:
-    # Categories whose expected window count is under 5 are pooled into the overflow bin, so
-    # chi-squared and the critical values hold at small counts (and PSI is not inflated).
-    groups = pool_sparse_bins(column.counts, window.valid, overflow_index=column.overflow)
-    reference, current = pooled(column.counts, groups), pooled(window.counts, groups)
-    results = _binned_statistics(reference, current, drift, quantile)
+    results = _binned_statistics(column, window, drift, quantile)
+    reference, current, _ = _pooled_counts(column, window)
     if len(reference) > 1:
         test = chi2(reference, current)
         results.insert(1, _pvalue_result("chi2", test.statistic, test.pvalue, drift))
     return tuple(results)
 
 
+def _pooled_counts(
+    column: ColumnProfile, window: ColumnWindow
+) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
+    """The reference's and the window's counts with the bins whose expected window count is
+    under 5 pooled (neighbours for numeric bins; into the overflow bin for categories), so
+    chi-squared and the critical values hold at small counts; and whether two or more bins
+    remain. With one, the raw bins are returned: no critical value exists, but a constant
+    feature that moves must still show it."""
+    if isinstance(column, NumericProfile):
+        pooling = pool_sparse_bins(column.counts, window.valid, ordered=True)
+    else:
+        pooling = pool_sparse_bins(column.counts, window.valid, overflow_index=column.overflow)
+    if not pooling.judged:
+        return column.counts.astype(np.float64), window.counts.astype(np.float64), False
+    return pooled(column.counts, pooling), pooled(window.counts, pooling), True
+
+
 def _binned_statistics(
-    reference: np.ndarray[Any, Any],
-    current: np.ndarray[Any, Any],
-    drift: DriftSettings,
-    quantile: float,
+    column: ColumnProfile, window: ColumnWindow, drift: DriftSettings, quantile: float
 ) -> list[StatisticResult]:
-    window_n, reference_n = int(current.sum()), int(reference.sum())
-    bins = int(np.count_nonzero(reference))
-    index = psi(reference, current, pseudo_count=PSI_PSEUDO_COUNT)
-    distance = jensen_shannon(reference, current)
-    undefined = bins < 2  # one bin: every window matches the reference
+    """PSI and Jensen-Shannon (half a count added to every bin) on the pooled bins, with
+    their critical values at this window's size."""
+    reference, current, calibrated = _pooled_counts(column, window)
+    index = psi(reference, current, pseudo_count=PSEUDO_COUNT)
+    distance = jensen_shannon(reference, current, pseudo_count=PSEUDO_COUNT)
+    psi_bound = js_bound = None
+    if calibrated:
+        n, m, bins = int(current.sum()), int(reference.sum()), len(reference)
+        proportions = reference / reference.sum()
+        psi_bound = psi_critical(n, m, bins, quantile, reference_proportions=proportions)
+        js_bound = jensen_shannon_critical(n, m, bins, quantile)
     return [
-        effect_result(
-            "psi",
-            index,
-            None if undefined else psi_critical(window_n, reference_n, bins, quantile),
-            drift,
-        ),
-        effect_result(
-            "jensen_shannon",
-            distance,
-            None if undefined else jensen_shannon_critical(window_n, reference_n, bins, quantile),
-            drift,
-        ),
+        effect_result("psi", index, psi_bound, drift),
+        effect_result("jensen_shannon", distance, js_bound, drift),
     ]
+
+
+@functools.cache
+def _bridges() -> BrownianBridges:
+    """The Brownian bridges behind every Wasserstein critical value, simulated once per
+    process (seeded, ~0.2 s, 8 MiB), when the first one is needed."""
+    return brownian_bridges()
 
 
 def _pvalue_result(

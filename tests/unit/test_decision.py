@@ -73,9 +73,11 @@ def test_the_same_shift_is_noise_in_a_small_window_and_drift_in_a_full_one() -> 
     assert small_psi.value > small_psi.floor  # above the floor, yet
     assert small.features[0].drifted is False  # within the noise of 100 values
     assert full.features[0].drifted is True
-    assert small_psi.critical == pytest.approx(
-        psi_critical(100, 10_000, 10, critical_quantile(0.01, 1)), rel=1e-12
+    # Ten equal-mass bins, every one expecting 10 values at n = 100: nothing pooled.
+    expected = psi_critical(
+        100, 10_000, 10, critical_quantile(0.01, 1), reference_proportions=[0.1] * 10
     )
+    assert small_psi.critical == pytest.approx(expected, rel=1e-9)
 
 
 def test_a_feature_with_too_few_valid_values_is_not_judged_and_left_out_of_the_share() -> None:

@@ -226,12 +226,16 @@ def test_report_statistics_equal_the_stats_functions_on_the_same_counts_and_samp
             report.prediction if column.name == "prediction" else _feature(report, column.name)
         )
         assert reported.valid_records == window.valid
-        reference, current = column.counts, window.counts
-        if isinstance(column, CategoricalProfile):  # sparse categories pooled first
-            groups = pool_sparse_bins(reference, window.valid, overflow_index=column.overflow)
-            reference, current = pooled(reference, groups), pooled(current, groups)
+        # Sparse bins pooled first: neighbours for numeric bins, into the overflow for categories.
+        if isinstance(column, CategoricalProfile):
+            groups = pool_sparse_bins(column.counts, window.valid, overflow_index=column.overflow)
+        else:
+            groups = pool_sparse_bins(column.counts, window.valid, ordered=True)
+        reference, current = pooled(column.counts, groups), pooled(window.counts, groups)
         assert reported.statistic("psi").value == psi(reference, current, pseudo_count=0.5)
-        assert reported.statistic("jensen_shannon").value == jensen_shannon(reference, current)
+        assert reported.statistic("jensen_shannon").value == jensen_shannon(
+            reference, current, pseudo_count=0.5
+        )
         if isinstance(column, NumericProfile):
             assert window.sample is not None
             ecdf = compare_ecdfs(column.sample_sorted, window.sample)
@@ -417,7 +421,7 @@ def test_constant_feature_unchanged_is_not_drifted(method: DriftMethod) -> None:
     x = _feature(report, "x")
     # Half a count in the empty bin of each side: a trace, far under the floor.
     assert 0.0 <= x.statistic("psi").value < 0.05 * x.statistic("psi").floor
-    assert x.statistic("jensen_shannon").value == 0.0
+    assert 0.0 <= x.statistic("jensen_shannon").value < 0.2 * x.statistic("jensen_shannon").floor
     assert x.statistic("ks").value == 0.0
     assert x.statistic("ks").pvalue == 1.0
     assert x.statistic("wasserstein_normalized").value == 0.0
