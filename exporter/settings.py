@@ -197,7 +197,7 @@ class Settings(BaseSettings):
     log_format: LogFormat = "text"
     evaluation_interval_seconds: float = Field(15.0, gt=0)
     evaluation_worker: Literal["process", "thread"] = "process"
-    min_records: int = Field(500, ge=1)
+    min_records: int = Field(100, ge=1)
     prediction_column: str = "prediction"
     label_column: str = "label"
     window: WindowSettings = WindowSettings()
