@@ -40,6 +40,7 @@ from exporter.blas import use_one_blas_thread
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.report import EvaluationReport
 from exporter.evaluation.transport import Parcel, open_parcel, parcel
+from exporter.memory import release_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ class EvaluationWorker:
         """`function(*arguments, **keywords)` in the child (a module-level function: it is
         pickled by name); WorkerError if it raises there, or the child dies or hangs."""
         name = getattr(function, "__name__", repr(function))
+        # The child's memory peaks during the call: hand back the server's freed pages (what
+        # ingest freed since the last evaluation) first, so both peaks do not add up.
+        release_freed_memory()
         with parcel((function, arguments, keywords)) as sent, self._lock:
             if self._pool is None or self._child_exited():
                 self._restart("it was not running")
