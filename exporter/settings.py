@@ -114,31 +114,33 @@ class CloudEventSettings(_Section):
     max_age_seconds: float = Field(60.0, gt=0, allow_inf_nan=False)
 
 
-#: River's detector defaults, written once (exporter.truth.concept.DetectorSettings); the config
-#: keeps all but DDM's warm start.
-_RIVER_DEFAULTS = DetectorSettings()
+#: The detector defaults, written once (exporter.truth.concept.DetectorSettings).
+_DETECTOR_DEFAULTS = DetectorSettings()
 
 
 class ConceptDriftSettings(_Section):
     """Parameters of the error-stream change detectors (exporter.truth.concept.DetectorSettings).
 
-    River 0.26's defaults, except `ddm_warm_start`: with river's 30, DDM alarmed on 52 % of
-    stationary 0/1 error streams of 20,000 records (its best error rate comes from a lucky
-    first stretch), with 1,000 on 16 %. Page-Hinkley's `delta` and `threshold` are in the
-    error's units: river's values suit errors with a standard deviation near 0.3 (0/1 errors
-    at a 10 % error rate); for regression errors of standard deviation s, scale both by s / 0.3.
+    Defaults measured by bench/bench_detectors.py (docs/ground-truth.md): under one false alarm
+    per 100,000 stationary records per detector. Page-Hinkley is one-sided on standardized
+    errors, so its `delta` and `threshold` are in standard deviations of the error stream
+    (set `page_hinkley_standardize: false` for the error's own units, as river has them).
     """
 
-    adwin_delta: float = Field(_RIVER_DEFAULTS.adwin_delta, gt=0, lt=1)
-    page_hinkley_min_instances: int = Field(_RIVER_DEFAULTS.page_hinkley_min_instances, ge=0)
-    page_hinkley_delta: float = Field(_RIVER_DEFAULTS.page_hinkley_delta, ge=0, allow_inf_nan=False)
-    page_hinkley_threshold: float = Field(
-        _RIVER_DEFAULTS.page_hinkley_threshold, ge=0, allow_inf_nan=False
+    adwin_delta: float = Field(_DETECTOR_DEFAULTS.adwin_delta, gt=0, lt=1)
+    page_hinkley_min_instances: int = Field(_DETECTOR_DEFAULTS.page_hinkley_min_instances, ge=0)
+    page_hinkley_delta: float = Field(
+        _DETECTOR_DEFAULTS.page_hinkley_delta, ge=0, allow_inf_nan=False
     )
-    page_hinkley_alpha: float = Field(_RIVER_DEFAULTS.page_hinkley_alpha, gt=0, le=1)
-    ddm_warm_start: int = Field(1_000, ge=0)  # not river's 30: see the docstring
+    page_hinkley_threshold: float = Field(
+        _DETECTOR_DEFAULTS.page_hinkley_threshold, ge=0, allow_inf_nan=False
+    )
+    page_hinkley_alpha: float = Field(_DETECTOR_DEFAULTS.page_hinkley_alpha, gt=0, le=1)
+    page_hinkley_direction: Literal["up", "both"] = _DETECTOR_DEFAULTS.page_hinkley_direction
+    page_hinkley_standardize: bool = _DETECTOR_DEFAULTS.page_hinkley_standardize
+    ddm_warm_start: int = Field(_DETECTOR_DEFAULTS.ddm_warm_start, ge=0)
     ddm_drift_threshold: float = Field(
-        _RIVER_DEFAULTS.ddm_drift_threshold, ge=0, allow_inf_nan=False
+        _DETECTOR_DEFAULTS.ddm_drift_threshold, ge=0, allow_inf_nan=False
     )
 
     def detector_settings(self) -> DetectorSettings:

@@ -12,10 +12,12 @@ of its own at its peak instead of ~135 MiB for a fork server and its child
 (bench/README.md). Every later child (the replacement of one that died or hung) comes from
 the fork server ("forkserver" start method: a fresh interpreter, started by fork + exec when
 first needed, that imports the evaluation modules once, `PRELOAD`), so no child is ever
-forked from the multi-threaded server. The call and its arguments travel as one pickle that
-the child unpickles inside the call (`_call`): a payload that fails to unpickle, like an
-evaluation that raises, is a `WorkerError` for that call only, and the child goes on serving.
-Nothing of a model stays in the child between calls.
+forked from the multi-threaded server. The call and its arguments travel as a `Parcel`
+(exporter.evaluation.transport): the arrays in a shared-memory file the server writes once
+and the child maps, the rest as a small pickle through the executor, which the child unpickles
+inside the call (`_call`): a payload that fails to unpickle, like an evaluation that raises, is
+a `WorkerError` for that call only, and the child goes on serving. The file is gone once the
+call is over, however it ended. Nothing of a model stays in the child between calls.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import ctypes
 import logging
 import multiprocessing
 import os
-import pickle
 import select
 import signal
 import threading
@@ -38,6 +39,8 @@ from typing import Any
 from exporter.blas import use_one_blas_thread
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.report import EvaluationReport
+from exporter.evaluation.transport import Parcel, open_parcel, parcel
+from exporter.memory import release_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +101,18 @@ class EvaluationWorker:
         """`function(*arguments, **keywords)` in the child (a module-level function: it is
         pickled by name); WorkerError if it raises there, or the child dies or hangs."""
         name = getattr(function, "__name__", repr(function))
-        payload = pickle.dumps((function, arguments, keywords), protocol=pickle.HIGHEST_PROTOCOL)
-        with self._lock:
+        # The child's memory peaks during the call: hand back the server's freed pages (what
+        # ingest freed since the last evaluation) first, so both peaks do not add up.
+        release_freed_memory()
+        with parcel((function, arguments, keywords)) as sent, self._lock:
             if self._pool is None or self._child_exited():
                 self._restart("it was not running")
             assert self._pool is not None
             try:
-                future = self._pool.submit(_call, payload)
+                future = self._pool.submit(_call, sent)
             except BrokenProcessPool:  # it died between calls, unnoticed until now
                 self._restart("it was gone")
-                future = self._pool.submit(_call, payload)
+                future = self._pool.submit(_call, sent)
             done, _ = wait([future], self._timeout)
             if not done:
                 self._restart(f"it hung: no answer to {name} in {self._timeout:g} s")
@@ -118,9 +123,9 @@ class EvaluationWorker:
             if isinstance(error, BrokenProcessPool):
                 self._restart(f"it died during {name}")
                 raise WorkerError(f"evaluation worker died during {name}")
-        if error is not None:
-            raise WorkerError(f"{name} failed in the evaluation worker: {error!r}") from error
-        return future.result()
+            if error is not None:
+                raise WorkerError(f"{name} failed in the evaluation worker: {error!r}") from error
+            return future.result()
 
     def close(self, timeout: float = 5.0) -> None:
         with self._lock:
@@ -223,8 +228,8 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
-def _call(payload: bytes) -> Any:
+def _call(sent: Parcel) -> Any:
     """In the child: unpickle the call and make it, so a payload that cannot be unpickled is
     this call's error, not the end of the child."""
-    function, arguments, keywords = pickle.loads(payload)
+    function, arguments, keywords = open_parcel(sent)
     return function(*arguments, **keywords)

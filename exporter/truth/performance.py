@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from exporter.truth.task import TaskSpec, encode_pairs, pair_arrays, resolve_tas
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("mae", "mse", "rmse", "mape")
 PERFORMANCE_METRICS = CLASSIFICATION_METRICS + REGRESSION_METRICS
+_POSITIVE_CLASS_METRICS = frozenset({"precision", "recall", "f1"})
 
 
 def performance_metrics(
@@ -27,8 +28,12 @@ def performance_metrics(
     """The realised metrics of encoded pairs (exporter.stats.performance), undefined ones left out.
 
     Scored classifiers get ROC AUC from the scores, and log loss when every score is a
-    probability (in [0, 1]). Unscored classifiers get neither. A configured positive class
-    applies to two-class windows; with more classes the metrics are macro averages.
+    probability (in [0, 1]). Unscored classifiers get neither. Their positive class is the
+    model's (``spec.positive``: the config's, else the reference's, see
+    :func:`reference_performance`), never the window's: a window of one class would otherwise
+    report precision, recall and F1 of 1.0, and one other label would flip them to 0.0. With no
+    positive class known, a window of at most two classes reports accuracy but no precision,
+    recall or F1; a window of more classes reports their macro averages.
     """
     if not truth:
         return {}
@@ -52,6 +57,8 @@ def performance_metrics(
             values = classification_metrics(y_true, y_pred, positive=spec.positive)._asdict()
         except ValueError:  # a configured positive class, but more than two classes
             values = classification_metrics(y_true, y_pred)._asdict()
+        if spec.positive is None and np.union1d(y_true, y_pred).shape[0] <= 2:
+            values = {k: v for k, v in values.items() if k not in _POSITIVE_CLASS_METRICS}
     return {
         name: float(value)
         for name, value in values.items()
@@ -89,13 +96,22 @@ def reference_performance(
     predictions: Sequence[Any] | None,
     labels: Sequence[Any] | None,
 ) -> ReferencePerformance | None:
-    """The reference's performance, or None unless it has both predictions and labels."""
+    """The reference's performance, or None unless it has both predictions and labels.
+
+    An unscored classifier with no configured positive class takes the larger class key of the
+    reference's labels and predictions as positive when they hold exactly two classes; the
+    spec, and so the positive class, is then the model's for every live window.
+    """
     if predictions is None or labels is None:
         return None
     spec = resolve_task(declared, prediction_kind, predictions, labels)
     if spec is None:
         return None
     pairs = encode_pairs(spec, predictions, labels)
+    if spec.task == "classification" and not spec.scored and spec.positive is None:
+        classes = sorted({*pairs.truth, *pairs.predicted})
+        if len(classes) == 2:
+            spec = replace(spec, positive=classes[-1])
     calibration = None
     if spec.scored and len(set(pairs.truth)) == 2:
         calibration = fit_calibration(pairs.predicted, pairs.truth)

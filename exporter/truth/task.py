@@ -46,8 +46,10 @@ class TaskSpec:
 
     `scored`: a binary classifier whose prediction is the positive class's score; the predicted
     class is `score >= threshold`. `positive`: the class key of the positive class when
-    configured (`models.<m>.positive_class`), else None: a scored model then takes labels
-    0 / 1 (or booleans), and an unscored one the larger class key as positive.
+    configured (`models.<m>.positive_class`) or, for an unscored classifier, taken from a
+    two-class reference (exporter.truth.performance.reference_performance), else None: a
+    scored model then takes labels 0 / 1 (or booleans), and an unscored one has no positive
+    class (its windows report no precision, recall or F1 unless they hold more than two classes).
     """
 
     task: Task

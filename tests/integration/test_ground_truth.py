@@ -267,6 +267,64 @@ def test_a_csv_regression_reference_is_a_regression_baseline(client: TestClient)
     assert metric(client, "drift_reference_performance_mae", model="price") == pytest.approx(0.5)
 
 
+def _worded(seed: int, count: int, prefix: str | None, label: Any = None) -> list[dict[str, Any]]:
+    """seeded_records of an unscored classifier: prediction "yes" when the score is >= 0.5, and
+    the label `label`, or the prediction itself when None; ids `prefix` + index if a prefix."""
+    records = seeded_records(seed, count)
+    for i, record in enumerate(records):
+        if prefix is not None:
+            record["id"] = f"{prefix}{i}"
+        record["prediction"] = "yes" if record["prediction"] >= 0.5 else "no"
+        record["label"] = record["prediction"] if label is None else label
+    return records
+
+
+def test_a_one_class_window_and_one_other_label_keep_the_references_positive_class(
+    client: TestClient,
+) -> None:
+    # Issue 13, item 8: the positive class ("yes", the larger class key of a two-class reference)
+    # is the model's. A window of "no" pairs only has no positive: precision, recall and F1 are
+    # 0 (sklearn, pos_label="yes", zero_division=0), not 1.0, and one "yes" label missed keeps
+    # them 0 instead of flipping them.
+    reference = _worded(1, 500, None)
+    assert client.put("/v1/models/words/reference", json={"records": reference}).status_code == 201
+    only_no = [r for r in _worded(2, 400, "w", label="no") if r["prediction"] == "no"][:99]
+    client.post("/v1/models/words/predictions", json={"records": only_no})
+    first = client.post("/v1/models/words/evaluate").json()["performance"]
+    assert (first["labels"], first["metrics"]) == (
+        99,
+        {"accuracy": 1.0, "precision": 0.0, "recall": 0.0, "f1": 0.0},
+    )
+    missed = {**only_no[0], "id": "missed", "label": "yes"}
+    client.post("/v1/models/words/predictions", json={"records": [missed]})
+    second = client.post("/v1/models/words/evaluate").json()["performance"]
+    assert second["metrics"] == {"accuracy": 0.99, "precision": 0.0, "recall": 0.0, "f1": 0.0}
+    assert metric(client, "drift_performance_precision", model="words") == 0.0
+    assert metric(client, "drift_performance_accuracy", model="words") == 0.99
+
+
+def test_with_no_positive_class_known_the_report_has_accuracy_and_no_precision(
+    client: TestClient,
+) -> None:
+    # A reference without labels fixes no positive class: precision, recall and F1 are absent
+    # (not 1.0, then 0.0 after one other label), accuracy is still reported.
+    unlabelled = _worded(1, 500, None)
+    for record in unlabelled:
+        del record["label"]
+    client.put("/v1/models/words/reference", json={"records": unlabelled})
+    only_no = [r for r in _worded(2, 400, "w", label="no") if r["prediction"] == "no"][:99]
+    client.post("/v1/models/words/predictions", json={"records": only_no})
+    assert client.post("/v1/models/words/evaluate").json()["performance"]["metrics"] == {
+        "accuracy": 1.0
+    }
+    missed = {**only_no[0], "id": "missed", "label": "yes"}
+    client.post("/v1/models/words/predictions", json={"records": [missed]})
+    report = client.post("/v1/models/words/evaluate").json()["performance"]
+    assert report["metrics"] == {"accuracy": 0.99}
+    assert metric(client, "drift_performance_accuracy", model="words") == 0.99
+    assert metric(client, "drift_performance_precision", model="words") is None
+
+
 # concept drift through the API
 
 
@@ -309,7 +367,7 @@ def test_detectors_fire_after_a_change_in_the_error_stream_and_not_before(
     detector_client: TestClient, clock: Any
 ) -> None:
     # Seed 5, change at 3,000 of 6,000, batches of 250. Measured record by record with these
-    # settings: ADWIN first fires at record 3,039, DDM at 3,105; Page-Hinkley never.
+    # settings: ADWIN first fires at record 3,039, DDM at 3,164; Page-Hinkley never.
     change, total, step = 3_000, 6_000, 250
     stream = _SeededErrors(5, change, total)
     first: dict[str, int] = {}

@@ -208,12 +208,45 @@ def test_default_labels_and_concept_drift_sections() -> None:
         max_pending=100_000, max_age_seconds=86_400.0, window_max_labels=10_000, min_labels=100
     )
     detectors = settings.concept_drift.detector_settings()
-    # river 0.26's defaults, except DDM's warm start (see ConceptDriftSettings)
-    assert detectors == DetectorSettings(ddm_warm_start=1_000)
+    # the measured defaults (bench/bench_detectors.py), one-sided standardized Page-Hinkley
+    assert detectors == DetectorSettings()
+    assert (detectors.page_hinkley_direction, detectors.page_hinkley_standardize) == ("up", True)
+    assert (detectors.page_hinkley_delta, detectors.page_hinkley_threshold) == (0.25, 40.0)
+    assert (detectors.page_hinkley_alpha, detectors.ddm_warm_start) == (1.0, 2_000)
 
 
 def test_concept_drift_settings_mirror_every_detector_setting() -> None:
     assert set(ConceptDriftSettings.model_fields) == set(DetectorSettings.__dataclass_fields__)
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ("page_hinkley_direction: down", "concept_drift.page_hinkley_direction"),
+        ("page_hinkley_standardize: maybe", "concept_drift.page_hinkley_standardize"),
+        ("page_hinkley_alpha: 1.5", "concept_drift.page_hinkley_alpha"),
+    ],
+)
+def test_a_bad_concept_drift_key_is_a_config_error_naming_it(
+    tmp_path: Path, line: str, where: str
+) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(f"concept_drift:\n  {line}\n")
+    with pytest.raises(ConfigError, match=where.replace(".", r"\W+")):
+        load_settings(path)
+
+
+def test_page_hinkley_direction_and_standardize_load_from_yaml_and_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("concept_drift: {page_hinkley_direction: both}\n")
+    monkeypatch.setenv("DRIFT_EXPORTER_CONCEPT_DRIFT__PAGE_HINKLEY_STANDARDIZE", "false")
+    detectors = load_settings(path).concept_drift.detector_settings()
+    assert (detectors.page_hinkley_direction, detectors.page_hinkley_standardize) == (
+        "both",
+        False,
+    )
 
 
 def test_ground_truth_keys_load_from_yaml_and_env(

@@ -223,6 +223,64 @@ def test_a_positive_class_among_more_than_two_classes_falls_back_to_macro_averag
     assert got["f1"] == pytest.approx(skm.f1_score(truth, predicted, average="macro"), rel=1e-12)
 
 
+# The one-class window (issue 13, item 8): the positive class is the model's, never the window's.
+
+
+def test_a_one_class_window_then_one_other_label_keeps_the_models_positive_class() -> None:
+    spec = TaskSpec("classification", positive="yes")
+    one_class = performance_metrics(spec, ["no"] * 99, ["no"] * 99)
+    # sklearn.metrics with pos_label="yes", labels=["no", "yes"], zero_division=0: no positive
+    # was labelled or predicted, so precision, recall and F1 are 0 and stay 0.
+    assert one_class == {"accuracy": 1.0, "precision": 0.0, "recall": 0.0, "f1": 0.0}
+    truth, predicted = ["no"] * 99 + ["yes"], ["no"] * 100
+    one_more = performance_metrics(spec, truth, predicted)
+    assert one_more == pytest.approx(
+        {
+            "accuracy": 0.99,
+            "precision": skm.precision_score(truth, predicted, pos_label="yes", zero_division=0),
+            "recall": skm.recall_score(truth, predicted, pos_label="yes", zero_division=0),
+            "f1": skm.f1_score(truth, predicted, pos_label="yes", zero_division=0),
+        },
+        rel=1e-12,
+    )
+
+
+def test_with_no_positive_class_known_a_binary_window_reports_accuracy_only() -> None:
+    for truth, predicted in ((["no"] * 99, ["no"] * 99), (["no"] * 99 + ["yes"], ["no"] * 100)):
+        assert performance_metrics(UNSCORED, truth, predicted) == {
+            "accuracy": pytest.approx(float(np.mean(np.array(truth) == np.array(predicted))))
+        }
+
+
+def test_a_two_class_reference_fixes_the_larger_class_key_as_positive() -> None:
+    performance = reference_performance(
+        ModelSettings(), "categorical", ["no", "yes", "no", "no"], ["no", "yes", "yes", "no"]
+    )
+    assert performance is not None and performance.spec.positive == "yes"
+    # sklearn.metrics.precision_score(pos_label="yes"): 1 of 1 predicted "yes" is right
+    assert performance.metrics["precision"] == 1.0
+    window = performance_metrics(performance.spec, ["no"] * 10, ["no"] * 10)
+    assert (window["accuracy"], window["precision"], window["recall"]) == (1.0, 0.0, 0.0)
+    configured = reference_performance(
+        ModelSettings(positive_class="no"), "categorical", ["no", "yes"], ["no", "yes"]
+    )
+    assert configured is not None and configured.spec.positive == "no"
+
+
+def test_a_reference_of_one_or_many_classes_fixes_no_positive_class() -> None:
+    one = reference_performance(ModelSettings(), "categorical", ["no", "no"], ["no", "no"])
+    many = reference_performance(ModelSettings(), "categorical", ["a", "b"], ["b", "c"])
+    assert one is not None and one.spec.positive is None
+    assert many is not None and many.spec.positive is None
+    # three classes in the window: macro averages need no positive class
+    assert set(performance_metrics(many.spec, ["a", "b", "c"], ["a", "c", "c"])) == {
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+    }
+
+
 def test_boolean_predictions_meet_zero_one_and_word_labels() -> None:
     encoded = encode_pairs(UNSCORED, [True, False, True, True], [1, "false", "TRUE", 0])
     got = performance_metrics(UNSCORED, encoded.truth, encoded.predicted)

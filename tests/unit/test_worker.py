@@ -5,6 +5,7 @@ from this multi-threaded process) when it dies, and stopped when closed."""
 from __future__ import annotations
 
 import os
+import pickle
 import select
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 from exporter.evaluation.evaluator import evaluate
+from exporter.evaluation.transport import parcel
 from exporter.evaluation.worker import EvaluationWorker, WorkerError
 from exporter.ingest.records import LabelBatch, PredictionBatch
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
@@ -83,6 +85,19 @@ def test_the_child_reports_exactly_what_evaluate_reports_in_process(
     assert ours.to_dict() == theirs.to_dict()
     assert ours.features_drifted == theirs.features_drifted >= 1
     assert ours.performance is not None
+
+
+def test_a_snapshots_arrays_reach_the_child_outside_the_pickle() -> None:
+    snapshot = _snapshot()
+    arrays = sum(column.counts.nbytes for column in snapshot.columns) + sum(
+        column.sample.nbytes for column in snapshot.columns if column.sample is not None
+    )
+    call = (evaluate, (snapshot,), {})
+    with parcel(call) as sent:
+        assert sent.path is not None
+        assert sum(length for _, length in sent.spans) >= arrays
+        # The window's arrays (and the profile's) are out of the pickle.
+        assert len(sent.pickled) <= len(pickle.dumps(call, protocol=5)) - arrays
 
 
 def test_a_failure_in_the_child_is_a_worker_error_with_its_cause(
