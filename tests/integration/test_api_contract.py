@@ -219,7 +219,11 @@ def test_evaluate_returns_the_report_and_drift_serves_it(client: TestClient) -> 
     assert x["drifted"] is True
     assert set(x["statistics"]) == {"psi", "ks", "jensen_shannon", "wasserstein_normalized"}
     assert x["statistics"]["ks"]["pvalue"] < 1e-6
-    assert x["statistics"]["psi"]["threshold"] == 0.2
+    psi = x["statistics"]["psi"]
+    # The one rule: drifted at max(floor, the critical value at this window's size).
+    assert psi["floor"] == 0.005 and psi["critical"] > psi["floor"]
+    assert psi["threshold"] == max(psi["floor"], psi["critical"]) < psi["value"]
+    assert x["valid_records"] == 600 and x["not_judged"] is None
     colour = next(f for f in report["features"] if f["name"] == "colour")
     assert set(colour["statistics"]) == {"psi", "chi2", "jensen_shannon"}
     assert report["prediction"]["drifted"] is True

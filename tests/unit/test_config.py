@@ -38,7 +38,7 @@ def test_defaults_listen_on_9808_and_evaluate_every_15_seconds() -> None:
     assert settings.port == 9808
     assert settings.host == "0.0.0.0"
     assert settings.evaluation_interval_seconds == 15.0
-    assert settings.min_records == 500
+    assert settings.min_records == 100
 
 
 def test_default_window_is_10000_records_or_one_hour_in_12_slices() -> None:
@@ -54,8 +54,8 @@ def test_default_reference_drift_and_limit_sections() -> None:
     assert settings.reference == ReferenceSettings(
         bins=10, sample_size=10_000, max_categories=50, seed=0
     )
-    assert settings.drift.method == "pvalue"
-    assert settings.drift.alpha == 0.05
+    assert settings.drift.method == "psi"
+    assert settings.drift.alpha == 0.01
     assert settings.drift.correction == "benjamini_hochberg"
     assert settings.limits.max_models == 100
     assert settings.prediction_column == "prediction"

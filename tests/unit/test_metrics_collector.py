@@ -15,7 +15,12 @@ from exporter.evaluation.report import EvaluationReport, failed_report
 from exporter.ingest.records import PredictionBatch
 from exporter.prometheus.board import ReportBoard, render
 from exporter.prometheus.collectors import CONTENT_TYPE
-from exporter.prometheus.drift_families import QUALITY_GAUGES, STATISTIC_GAUGES, DriftCollector
+from exporter.prometheus.drift_families import (
+    CRITICAL_GAUGES,
+    QUALITY_GAUGES,
+    STATISTIC_GAUGES,
+    DriftCollector,
+)
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.truth.performance import PERFORMANCE_METRICS
 from exporter.window.model import ModelWindow
@@ -40,6 +45,10 @@ SCOPED_FAMILIES = tuple(
     for suffix in (
         *(suffix for _, suffix, _ in STATISTIC_GAUGES),
         "drifted",
+        *(f"{statistic}_critical" for statistic, _ in CRITICAL_GAUGES),
+        "valid_records",
+        "min_valid_records",
+        "judged",
         *(field for field, _ in QUALITY_GAUGES),
     )
 )
@@ -50,6 +59,8 @@ PERFORMANCE_FAMILIES = (
     *(f"drift_reference_performance_{name}" for name in PERFORMANCE_METRICS),
     "drift_estimated_accuracy",
     "drift_estimated_roc_auc",
+    "drift_estimated_accuracy_stderr",
+    "drift_reference_labelled_records",
 )
 ALL_FAMILIES = (*MODEL_FAMILIES, *SCOPED_FAMILIES, *PERFORMANCE_FAMILIES)
 
