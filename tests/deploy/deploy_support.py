@@ -48,6 +48,19 @@ CONTRACT_METRICS = frozenset(
         "drift_feature_chi2_statistic",
         "drift_feature_chi2_pvalue",
         "drift_feature_drifted",
+        # the calibrated decision (issue 13): no-drift critical values, valid counts, judged
+        *(
+            f"drift_{scope}_{name}"
+            for scope in ("feature", "prediction")
+            for name in (
+                "psi_critical",
+                "jensen_shannon_critical",
+                "wasserstein_normalized_critical",
+                "valid_records",
+                "min_valid_records",
+                "judged",
+            )
+        ),
         "drift_feature_missing_ratio",
         "drift_feature_type_mismatch_ratio",
         "drift_feature_unseen_category_ratio",

@@ -32,30 +32,22 @@ def test_amtool_accepts_config() -> None:
 
 
 ROUTES = [
-    # Drift goes to the retraining pipeline and to the severity's receiver.
-    (
-        "ModelDriftFeatureShift",
-        "critical",
-        {"feature": "amount"},
-        "retrain-webhook,oncall-critical",
-    ),
-    ("ModelDriftFeatureShift", "warning", {"feature": "amount"}, "retrain-webhook,team-warning"),
-    (
-        "ModelDriftFeatureJensenShannon",
-        "critical",
-        {"feature": "a"},
-        "retrain-webhook,oncall-critical",
-    ),
-    ("ModelDriftFeatureWasserstein", "warning", {"feature": "a"}, "retrain-webhook,team-warning"),
-    ("ModelDriftManyFeaturesDrifted", "critical", {}, "retrain-webhook,oncall-critical"),
-    ("ModelDriftPredictionShift", "warning", {}, "retrain-webhook,team-warning"),
-    # Measured on labels: a retrain on fresh labelled data is the remedy.
+    # Drift alone is a ticket: the team channel, never the pager nor the retraining webhook.
+    ("ModelDriftFeatureShift", "warning", {"feature": "amount"}, "team-warning"),
+    ("ModelDriftFeatureJensenShannon", "warning", {"feature": "a"}, "team-warning"),
+    ("ModelDriftFeatureWasserstein", "warning", {"feature": "a"}, "team-warning"),
+    ("ModelDriftManyFeaturesDrifted", "warning", {}, "team-warning"),
+    ("ModelDriftPredictionShift", "warning", {}, "team-warning"),
+    # Impact pages and retrains: a severe prediction drift, a realised or estimated drop.
+    ("ModelDriftPredictionShift", "critical", {}, "retrain-webhook,oncall-critical"),
     ("ModelDriftPerformanceDrop", "critical", {}, "retrain-webhook,oncall-critical"),
-    ("ModelDriftPerformanceDrop", "warning", {}, "retrain-webhook,team-warning"),
-    ("ModelDriftConceptDrift", "warning", {"detector": "adwin"}, "retrain-webhook,team-warning"),
-    # An estimate without labels gives a retrain nothing new to learn from.
+    ("ModelDriftEstimatedPerformanceDrop", "critical", {}, "retrain-webhook,oncall-critical"),
+    # Their warnings are tickets.
+    ("ModelDriftPerformanceDrop", "warning", {}, "team-warning"),
     ("ModelDriftEstimatedPerformanceDrop", "warning", {}, "team-warning"),
-    # Broken inputs and sidecar health never trigger a retrain.
+    # A change point in the errors is not a drop measured against its sampling error.
+    ("ModelDriftConceptDrift", "warning", {"detector": "adwin"}, "team-warning"),
+    # Broken inputs page but never trigger a retrain; sidecar health neither.
     ("ModelDriftFeatureMissingValues", "critical", {"feature": "a"}, "oncall-critical"),
     ("ModelDriftFeatureOutOfRange", "warning", {"feature": "a"}, "team-warning"),
     ("ModelDriftExporterDown", "warning", {}, "team-warning"),
@@ -113,6 +105,8 @@ def test_retrain_route_continues_to_severity_routes() -> None:
     routes = _config()["route"]["routes"]
     assert routes[0]["receiver"] == "retrain-webhook"
     assert routes[0]["continue"] is True
+    # Impact only: critical alerts of the three impact kinds (docs/runbook.md).
+    assert 'severity="critical"' in routes[0]["matchers"]
     severities = {tuple(r["matchers"]): r["receiver"] for r in routes[1:]}
     assert severities == {
         ('severity="critical"',): "oncall-critical",
@@ -175,14 +169,15 @@ def _inhibits(source: dict[str, str], target: dict[str, str]) -> bool:
 
 
 INHIBITS = [
-    # critical silences warning for the same model and feature, any statistic
+    # critical silences warning for the same sidecar, model and feature, any alert: broken
+    # inputs explain the drift of the same feature
     (
-        _alert("ModelDriftFeatureShift", "critical", model="m", feature="amount"),
+        _alert("ModelDriftFeatureMissingValues", "critical", model="m", feature="amount"),
         _alert("ModelDriftFeatureShift", "warning", model="m", feature="amount"),
     ),
     (
-        _alert("ModelDriftFeatureShift", "critical", model="m", feature="amount"),
-        _alert("ModelDriftFeatureJensenShannon", "warning", model="m", feature="amount"),
+        _alert("ModelDriftFeatureOutOfRange", "critical", model="m", feature="amount"),
+        _alert("ModelDriftFeatureWasserstein", "warning", model="m", feature="amount"),
     ),
     # model-level alerts: critical silences the same alert's warning
     (
@@ -190,13 +185,13 @@ INHIBITS = [
         _alert("ModelDriftPredictionShift", "warning", model="m"),
     ),
     (
-        _alert("ModelDriftManyFeaturesDrifted", "critical", model="m"),
-        _alert("ModelDriftManyFeaturesDrifted", "warning", model="m"),
+        _alert("ModelDriftEstimatedPerformanceDrop", "critical", model="m"),
+        _alert("ModelDriftEstimatedPerformanceDrop", "warning", model="m"),
     ),
     # a sidecar that is down or gone silences what it reported
     (
         _alert("ModelDriftExporterDown", "warning"),
-        _alert("ModelDriftFeatureShift", "critical", model="m", feature="amount"),
+        _alert("ModelDriftPredictionShift", "critical", model="m"),
     ),
     (
         _alert("ModelDriftExporterDown", "warning"),
@@ -209,7 +204,7 @@ INHIBITS = [
     # a stale or failing evaluation silences the model's drift, quality and window alerts
     (
         _alert("ModelDriftEvaluationStale", "warning", model="m"),
-        _alert("ModelDriftFeatureShift", "critical", model="m", feature="amount"),
+        _alert("ModelDriftFeatureShift", "warning", model="m", feature="amount"),
     ),
     (
         _alert("ModelDriftEvaluationStale", "warning", model="m"),
@@ -235,7 +230,7 @@ INHIBITS = [
     ),
     (
         _alert("ModelDriftEvaluationFailing", "warning", model="m"),
-        _alert("ModelDriftEstimatedPerformanceDrop", "warning", model="m"),
+        _alert("ModelDriftEstimatedPerformanceDrop", "critical", model="m"),
     ),
     (
         _alert("ModelDriftPerformanceDrop", "critical", model="m"),
@@ -246,12 +241,32 @@ INHIBITS = [
 DOES_NOT_INHIBIT = [
     # another feature, another model
     (
-        _alert("ModelDriftFeatureShift", "critical", model="m", feature="amount"),
+        _alert("ModelDriftFeatureMissingValues", "critical", model="m", feature="amount"),
         _alert("ModelDriftFeatureShift", "warning", model="m", feature="age"),
     ),
     (
-        _alert("ModelDriftFeatureShift", "critical", model="m", feature="amount"),
+        _alert("ModelDriftFeatureMissingValues", "critical", model="m", feature="amount"),
         _alert("ModelDriftFeatureShift", "warning", model="other", feature="amount"),
+    ),
+    # another replica of the same model (issue 14): a's alerts never silence b's
+    (
+        _alert("ModelDriftFeatureMissingValues", "critical", model="m", feature="amount"),
+        {
+            **_alert("ModelDriftFeatureShift", "warning", model="m", feature="amount"),
+            **OTHER_SIDECAR,
+        },
+    ),
+    (
+        _alert("ModelDriftPredictionShift", "critical", model="m"),
+        {**_alert("ModelDriftPredictionShift", "warning", model="m"), **OTHER_SIDECAR},
+    ),
+    (
+        _alert("ModelDriftEvaluationStale", "warning", model="m"),
+        {**_alert("ModelDriftPerformanceDrop", "critical", model="m"), **OTHER_SIDECAR},
+    ),
+    (
+        _alert("ModelDriftNoTraffic", "warning", model="m"),
+        {**_alert("ModelDriftWindowTooSmall", "warning", model="m"), **OTHER_SIDECAR},
     ),
     # A model-level critical has no feature label; neither have model-level
     # warnings. Equal-on-missing must not let it silence unrelated warnings.
@@ -264,28 +279,28 @@ DOES_NOT_INHIBIT = [
         _alert("ModelDriftWindowTooSmall", "warning", model="m"),
     ),
     (
-        _alert("ModelDriftManyFeaturesDrifted", "critical", model="m"),
-        _alert("ModelDriftPredictionShift", "warning", model="m"),
+        _alert("ModelDriftPerformanceDrop", "critical", model="m"),
+        _alert("ModelDriftManyFeaturesDrifted", "warning", model="m"),
     ),
-    # nor per-feature warnings
+    # nor per-feature warnings: a page for impact keeps the tickets that say which features moved
     (
         _alert("ModelDriftPredictionShift", "critical", model="m"),
         _alert("ModelDriftFeatureShift", "warning", model="m", feature="amount"),
     ),
     # critical never silences critical
     (
-        _alert("ModelDriftFeatureShift", "critical", model="m", feature="amount"),
-        _alert("ModelDriftFeatureJensenShannon", "critical", model="m", feature="amount"),
+        _alert("ModelDriftFeatureMissingValues", "critical", model="m", feature="amount"),
+        _alert("ModelDriftFeatureOutOfRange", "critical", model="m", feature="amount"),
     ),
     # warning never silences anything by severity
     (
         _alert("ModelDriftFeatureShift", "warning", model="m", feature="amount"),
-        _alert("ModelDriftFeatureShift", "warning", model="m", feature="amount"),
+        _alert("ModelDriftFeatureJensenShannon", "warning", model="m", feature="amount"),
     ),
     # one sidecar down says nothing about another
     (
         _alert("ModelDriftExporterDown", "warning"),
-        {**_alert("ModelDriftFeatureShift", "critical", model="m", feature="a"), **OTHER_SIDECAR},
+        {**_alert("ModelDriftFeatureShift", "warning", model="m", feature="a"), **OTHER_SIDECAR},
     ),
     # health alerts about the sidecar itself stay visible
     (
@@ -295,7 +310,7 @@ DOES_NOT_INHIBIT = [
     # a stale evaluation of one model says nothing about another, nor about traffic
     (
         _alert("ModelDriftEvaluationStale", "warning", model="m"),
-        _alert("ModelDriftFeatureShift", "critical", model="other", feature="a"),
+        _alert("ModelDriftFeatureShift", "warning", model="other", feature="a"),
     ),
     (
         _alert("ModelDriftEvaluationStale", "warning", model="m"),

@@ -228,7 +228,7 @@ def test_model_detail_shows_features_with_thresholds_prediction_quality_and_heal
         "drift_feature_ks_pvalue{",
         "drift_feature_chi2_pvalue{",
         "model:drift_threshold_feature_psi_warning:value",
-        "model:drift_threshold_feature_psi_critical:value",
+        "drift_feature_psi_critical{",
         "drift_prediction_psi",
         "drift_feature_missing_ratio",
         "drift_prediction_missing_ratio",

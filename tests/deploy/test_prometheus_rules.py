@@ -29,6 +29,10 @@ SEVERITIES = {"warning", "critical"}
 # and compared with a per-model threshold series.
 DRIFT_GAUGE = re.compile(r"\bdrift_(feature|prediction|features_drifted)_\w+")
 GATE = "(drift_window_records >= drift_window_min_records)"
+# The drift alerts (issue 13): they fire on a recorded decision of drift-decisions with fresh
+# evidence, and are warnings, except the severe prediction drift, which pages.
+DRIFT_GROUPS = {"drift-features", "drift-prediction"}
+DECISION = re.compile(r"^(feature|model):(drift_\w+):(drifted|severe|many)$")
 
 
 def _alert_names() -> list[str]:
@@ -37,6 +41,16 @@ def _alert_names() -> list[str]:
 
 def _drift_alerts() -> list[dict[str, Any]]:
     return [rule for rule in alert_rules() if DRIFT_GAUGE.search(rule["expr"])]
+
+
+def _group_rules(names: set[str]) -> list[dict[str, Any]]:
+    return [
+        rule
+        for path in rule_files()
+        for group in load_yaml(path)["groups"]
+        if group["name"] in names
+        for rule in group.get("rules") or []
+    ]
 
 
 def _threshold_names_in(expr: str) -> set[str]:
@@ -136,7 +150,7 @@ def test_rules_use_only_contract_metrics_and_recorded_series() -> None:
 
 def test_every_threshold_value_falls_back_from_its_override() -> None:
     thresholds = [r for r in recording_rules() if r["record"].startswith("model:drift_threshold_")]
-    assert len(thresholds) == 23
+    assert len(thresholds) == 21
     for rule in thresholds:
         name = rule["record"]
         assert name.endswith(":value"), name
@@ -251,27 +265,121 @@ def test_runbook_explains_threshold_overrides() -> None:
     assert "drift_threshold_overrides.yml" in text
 
 
-def test_drift_alerts_are_gated_on_a_full_window() -> None:
-    alerts = _drift_alerts()
-    assert len(alerts) >= 10
+def test_quality_alerts_are_gated_on_this_sidecars_window() -> None:
+    alerts = _group_rules({"drift-data-quality"})
+    assert len(alerts) == 8
     for rule in alerts:
         expr = " ".join(rule["expr"].split())
-        assert expr.endswith(f"and on (model) {GATE}"), rule["alert"]
+        # `ignoring (feature)`: the window of the same job, instance and model (issue 14).
+        assert expr.endswith(f"and ignoring (feature) {GATE}"), rule["alert"]
 
 
-def test_drift_alerts_compare_with_their_severitys_threshold_series() -> None:
+def test_no_rule_joins_a_gate_on_model_alone() -> None:
+    # `and on (model)` lets one replica's window or labels open another's gate (issue 14);
+    # only the per-model thresholds are joined on model (with group_left).
+    for rule in recording_rules() + alert_rules():
+        expr = " ".join(rule["expr"].split())
+        assert "and on (model)" not in expr, rule.get("alert") or rule.get("record")
+        for join in re.findall(r"on \(model\)(?! group_left \(\) model:drift_threshold_)", expr):
+            assert rule["record"].startswith("model:drift_threshold_"), (rule, join)
+
+
+def test_decisions_apply_the_one_rule_of_drifted() -> None:
+    decisions = [r for r in _group_rules({"drift-decisions"}) if DECISION.match(r["record"])]
+    assert len(decisions) == 6
+    for rule in decisions:
+        level, metric, kind = DECISION.match(rule["record"]).groups()  # type: ignore[union-attr]
+        expr = " ".join(rule["expr"].split())
+        if kind == "many":
+            assert "model:drift_threshold_features_drifted_ratio_warning:value" in expr
+            assert expr.endswith(f"and (drift_features_drifted > 1) and {GATE}")
+            continue
+        severity = "critical" if kind == "severe" else "warning"
+        scope = metric.split("_")[1]  # feature or prediction
+        statistic = metric.removeprefix(f"drift_{scope}_")
+        assert expr.startswith(
+            f"( {metric} >= on (model) group_left () "
+            f"model:drift_threshold_{scope}_{statistic}_{severity}:value ) "
+            # one to one on every label: this sidecar's, this feature's critical value
+            f">= {metric}_critical and (drift_{scope}_judged == 1) and "
+        ), rule["record"]
+        gate = f"ignoring (feature) {GATE}" if level == "feature" else GATE
+        assert expr.endswith(f"and {gate}"), rule["record"]
+
+
+def test_every_decision_records_since_when_right_after_itself() -> None:
+    rules = _group_rules({"drift-decisions"})
+    for index, rule in enumerate(rules):
+        if not DECISION.match(rule["record"]):
+            continue
+        since = rules[index + 1]
+        name = rule["record"]
+        assert since["record"] == f"{name}_since"
+        expr = " ".join(since["expr"].split()).replace("( ", "(").replace(" )", ")")
+        assert expr == f"({name}_since and {name}) or (0 * {name} + time())", expr
+
+
+def test_drift_alerts_wait_for_a_full_window_turnover() -> None:
+    from exporter.settings import WindowSettings
+
+    window = WindowSettings()
+    assert window.duration_seconds is not None
+    # The time path must follow window.duration_seconds (+ one slice, which the ring may keep).
+    turnover = round(window.duration_seconds + window.duration_seconds / window.slices)
+    alerts = _group_rules(DRIFT_GROUPS)
+    assert {rule["alert"] for rule in alerts} == {
+        "ModelDriftFeatureShift",
+        "ModelDriftFeatureJensenShannon",
+        "ModelDriftFeatureWasserstein",
+        "ModelDriftManyFeaturesDrifted",
+        "ModelDriftPredictionShift",
+    }
+    for rule in alerts:
+        expr = " ".join(rule["expr"].split())
+        decision = expr.split()[0]
+        assert DECISION.match(decision), rule["alert"]
+        since = f"{decision}_since"
+        join = "and ignoring (feature)" if decision.startswith("feature:") else "and"
+        assert expr == (
+            f"{decision} and ( ( time() - {since} >= 900 {join} "
+            "(increase(drift_records_total[15m]) >= drift_window_records) ) "
+            f"or time() - {since} >= {turnover} )"
+        ), rule["alert"]
+        # Drift alone is a ticket; only the severe prediction drift pages.
+        severity = "critical" if decision.endswith(":severe") else "warning"
+        assert rule["labels"]["severity"] == severity, rule["alert"]
+
+
+def test_threshold_comparisons_use_their_severitys_series() -> None:
     recorded = {rule["record"] for rule in recording_rules()}
-    for rule in _drift_alerts():
-        severity = rule["labels"]["severity"]
+    rules = _group_rules({"drift-data-quality"}) + [
+        r for r in _group_rules({"drift-decisions"}) if DECISION.match(r["record"])
+    ]
+    for rule in rules:
+        severity = rule.get("labels", {}).get("severity") or (
+            "critical" if rule["record"].endswith(":severe") else "warning"
+        )
         thresholds = _threshold_names_in(rule["expr"])
-        assert len(thresholds) == 1, rule["alert"]
+        assert len(thresholds) == 1, rule
         (threshold,) = thresholds
         assert threshold in recorded
-        assert threshold.endswith(f"_{severity}:value"), (rule["alert"], threshold)
-        assert "> on (model) group_left ()" in " ".join(rule["expr"].split()), rule["alert"]
-        # No literal thresholds: the one number allowed is structural ("many" = 2+).
+        assert threshold.endswith(f"_{severity}:value"), (rule, threshold)
+        # No literal thresholds: the numbers allowed are structural ("many" = 2+, judged = 1).
         expr = rule["expr"].replace("(drift_features_drifted > 1)", "")
-        assert not re.search(r"[<>]=? ?[0-9]", expr), "literal threshold: " + rule["alert"]
+        expr = re.sub(r"_judged == 1\)", "", expr)
+        assert not re.search(r"[<>]=? ?[0-9]", expr), "literal threshold: " + str(rule)
+
+
+def test_performance_drops_must_exceed_their_sampling_error() -> None:
+    for rule in _group_rules({"drift-performance"}):
+        if rule["alert"] not in {"ModelDriftPerformanceDrop", "ModelDriftEstimatedPerformanceDrop"}:
+            continue
+        expr = " ".join(rule["expr"].split())
+        assert expr.count("model:drift_threshold_performance_drop_standard_errors:value") == (
+            2 if rule["alert"] == "ModelDriftPerformanceDrop" else 1
+        ), rule["alert"]
+        assert ":stderr" in expr, rule["alert"]
+        assert "and on (model)" not in expr
 
 
 def test_health_alerts_watch_the_drift_exporter_job() -> None:

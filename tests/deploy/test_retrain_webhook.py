@@ -63,27 +63,31 @@ def _stored(out_dir: Path) -> list[Path]:
 # ---------------------------------------------------------------- the example payload
 
 
-def test_example_payload_is_a_version_4_feature_shift_notification() -> None:
+def test_example_payload_is_a_version_4_impact_notification() -> None:
+    # What the webhook receives now: impact (here a severe prediction drift), critical only.
     payload = _example()
     assert webhook.validate_payload(payload) is payload
     assert payload["receiver"] == "retrain-webhook"
-    assert payload["groupLabels"] == {"alertname": "ModelDriftFeatureShift", "model": "credit-risk"}
+    assert payload["groupLabels"] == {
+        "alertname": "ModelDriftPredictionShift",
+        "model": "credit-risk",
+    }
     for alert in payload["alerts"]:
         labels = alert["labels"]
-        assert labels["alertname"] == "ModelDriftFeatureShift"
-        assert labels["severity"] in {"warning", "critical"}
-        assert labels["feature"] and labels["model"] == "credit-risk"
-        assert alert["annotations"]["runbook_url"].endswith("#alert-name-modeldriftfeatureshift")
+        assert labels["alertname"] == "ModelDriftPredictionShift"
+        assert labels["severity"] == "critical"
+        assert "feature" not in labels and labels["model"] == "credit-risk"
+        assert alert["annotations"]["runbook_url"].endswith("#alert-name-modeldriftpredictionshift")
         assert re.fullmatch(r"[0-9a-f]{16}", alert["fingerprint"])
         # Common labels are exactly the labels every alert shares.
         for key, value in payload["commonLabels"].items():
             assert labels[key] == value
 
 
-def test_alert_log_line_names_alert_model_feature_and_status() -> None:
+def test_alert_log_line_names_alert_model_feature_and_status() -> None:  # feature: - when none
     line = webhook.alert_log_line(_example()["alerts"][0])
     assert line == (
-        "alert alertname=ModelDriftFeatureShift model=credit-risk feature=income "
+        "alert alertname=ModelDriftPredictionShift model=credit-risk feature=- "
         "status=firing severity=critical"
     )
 
@@ -242,7 +246,7 @@ def test_script_serves_until_sigterm(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         output = process.stdout.read()
-        assert "alert alertname=ModelDriftFeatureShift model=credit-risk feature=income" in output
+        assert "alert alertname=ModelDriftPredictionShift model=credit-risk feature=-" in output
         assert len(_stored(out_dir)) == 1
     finally:
         if process.poll() is None:
