@@ -35,6 +35,8 @@ CONTRACT_METRICS = frozenset(
         "drift_window_records",
         "drift_window_min_records",
         "drift_reference_records",
+        "drift_reference_labelled_records",
+        "drift_estimated_accuracy_stderr",
         "drift_last_evaluation_timestamp_seconds",
         "drift_evaluation_success",
         "drift_features_evaluated",
