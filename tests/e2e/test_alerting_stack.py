@@ -254,3 +254,64 @@ def test_shipped_rules_load_without_errors(running: tuple[str, Stack, WebhookRec
     assert len(rules) > 30
     unhealthy = [(rule["name"], rule.get("lastError")) for rule in rules if rule["health"] == "err"]
     assert unhealthy == []
+
+
+def agreement_records(seed: int, count: int, shifts: dict[str, float]) -> list[dict[str, Any]]:
+    """Six numeric features a..f, each shifted by its `shifts` sd; g categorical (its mass moved
+    when `shifts["g"]`), and `sparse`, present in one record of 100."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for i in range(count):
+        features: dict[str, Any] = {
+            name: round(float(rng.normal(shifts.get(name, 0.0), 1.0)), 5) for name in "abcdef"
+        }
+        moved = rng.random() < shifts.get("g", 0.0)
+        features["g"] = "red" if moved else str(rng.choice(["red", "green", "blue", "grey"]))
+        if i % 100 == 0:
+            features["sparse"] = round(float(rng.normal(3.0 if shifts else 0.0, 1.0)), 5)
+        records.append({"features": features, "prediction": round(float(rng.random()), 5)})
+    return records
+
+
+def test_the_rules_the_flag_and_the_report_agree_on_every_feature(
+    running: tuple[str, Stack, WebhookReceiver],
+) -> None:
+    """Issue 13's one meaning of "drifted": what the shipped recording rules compute from the
+    exported statistic, floor and critical value is the sidecar's flag and its JSON report,
+    feature by feature, on a window where some features moved a lot, some a little, one not
+    at all, and one has too few valid values to be judged."""
+    base, stack, _ = running
+    shifts = {"a": 1.0, "b": 0.12, "c": 0.0, "d": 0.3, "e": 0.06, "f": 0.2, "g": 0.3}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        response = client.put(
+            "/v1/models/agree/reference", json={"records": agreement_records(7, 10_000, {})}
+        )
+        assert response.status_code == 201, response.text
+        send(client, "agree", agreement_records(8, 2_000, shifts))
+        report = client.post("/v1/models/agree/evaluate").json()
+    assert report["status"] == "ok"
+    features = {feature["name"]: feature for feature in report["features"]}
+    by_report = {name for name, feature in features.items() if feature["drifted"]}
+    assert features["sparse"]["not_judged"] == "too_few_valid_values"
+    assert "a" in by_report and "c" not in by_report  # the test means something either way
+
+    def scraped(expr: str) -> set[str]:
+        return {series["metric"]["feature"] for series in stack.query(expr)}
+
+    # Once Prometheus has scraped this evaluation (the window does not change any more, so
+    # every later evaluation gives the same report) and evaluated the rules on it.
+    wait_until(
+        lambda: (
+            scraped('drift_feature_judged{model="agree"}') == set(features)
+            and scraped('feature:drift_feature_psi:drifted{model="agree"}') == by_report
+        ),
+        f"the rules never agreed with the report's drifted features {sorted(by_report)}",
+    )
+    assert scraped('drift_feature_drifted{model="agree"} == 1') == by_report
+    assert scraped('drift_feature_judged{model="agree"} == 0') == {"sparse"}
+    for name, feature in features.items():
+        psi = feature["statistics"].get("psi")
+        if psi is None:
+            continue
+        drifted = psi["value"] >= max(psi["floor"], psi["critical"])
+        assert drifted is feature["drifted"], name
