@@ -77,7 +77,7 @@ class DriftSettings(_Section):
     wasserstein_normalized_threshold: float = Field(0.075, gt=0)
     #: Kept for old configs; PSI now adds half a count to every bin (exporter.stats.psi).
     psi_smoothing: float = Field(1e-4, gt=0, lt=0.5)
-    #: Valid values a column needs to be judged; None: 5 per reference bin.
+    #: Valid values a column needs to be judged; None: 5 per reference bin, at most 50.
     min_valid_records: int | None = Field(None, ge=1)
 
 

@@ -28,8 +28,11 @@ from exporter.stats import adjust_pvalues
 #: The effect statistics, which have a floor and a critical value.
 EFFECT_STATISTICS = ("psi", "jensen_shannon", "wasserstein_normalized")
 #: Valid values needed per reference bin before a column is judged (with the default
-#: `drift.min_valid_records`): enough that every bin expects a handful under no drift.
+#: `drift.min_valid_records`), counted over at most `MIN_VALID_BINS` bins: sparse bins are
+#: pooled until each expects 5 values, so a many-category feature needs no more values than a
+#: numeric one to be judged honestly, only pools more of its rare categories.
 MIN_VALID_PER_BIN = 5
+MIN_VALID_BINS = 10
 
 
 def effect_floor(statistic: str, drift: DriftSettings) -> float:
@@ -50,10 +53,10 @@ def critical_quantile(alpha: float, judged: int) -> float:
 
 def min_valid_records_for(bins: int, drift: DriftSettings) -> int:
     """Valid values a column needs to be judged: `drift.min_valid_records`, else
-    `MIN_VALID_PER_BIN` per reference bin."""
+    `MIN_VALID_PER_BIN` per reference bin, for at most `MIN_VALID_BINS` bins (50 at most)."""
     if drift.min_valid_records is not None:
         return drift.min_valid_records
-    return MIN_VALID_PER_BIN * bins
+    return MIN_VALID_PER_BIN * min(bins, MIN_VALID_BINS)
 
 
 def effect_result(

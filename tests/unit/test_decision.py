@@ -101,7 +101,8 @@ def test_a_feature_with_too_few_valid_values_is_not_judged_and_left_out_of_the_s
 
 def test_min_valid_records_scales_with_the_bins_unless_configured() -> None:
     assert min_valid_records_for(10, DriftSettings()) == 50
-    assert min_valid_records_for(51, DriftSettings()) == 255
+    assert min_valid_records_for(3, DriftSettings()) == 15  # a boolean: two values + overflow
+    assert min_valid_records_for(51, DriftSettings()) == 50  # rare categories get pooled
     assert min_valid_records_for(51, DriftSettings(min_valid_records=20)) == 20
 
 
