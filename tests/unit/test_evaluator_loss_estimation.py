@@ -8,10 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.report import EvaluationReport
 from exporter.ingest.records import LabelBatch, PredictionBatch
+from exporter.prometheus.board import render
 from exporter.settings import DriftSettings, ReferenceSettings, Settings
 from exporter.stats.binning import bin_counts
 from exporter.stats.loss_estimation import estimated_loss
@@ -41,18 +43,22 @@ def _profile(data: dict[str, Any], labelled: bool = True) -> ReferenceProfile:
     )
 
 
-def _report(profile: ReferenceProfile, data: dict[str, Any], min_records: int = 100) -> Any:
+def _evaluation(
+    profile: ReferenceProfile, data: dict[str, Any], min_records: int = 100
+) -> EvaluationReport:
     window = ModelWindow(profile, Settings(window={"max_records": 100_000}), lambda: NOW - 1.0)
     n = len(data["x"])
     ids: list[str | None] = [str(i) for i in range(n)]
     rows = [{"x": v} for v in data["x"]]
     window.append(PredictionBatch(rows, data["prediction"], ids, [None] * n))
     window.add_labels(LabelBatch([str(i) for i in range(n)], data["label"]))
-    report: EvaluationReport = evaluate(
-        window.snapshot(), DriftSettings(), min_records, NOW, min_labels=100
-    )
-    assert report.performance is not None
-    return report.performance
+    return evaluate(window.snapshot(), DriftSettings(), min_records, NOW, min_labels=100)
+
+
+def _report(profile: ReferenceProfile, data: dict[str, Any], min_records: int = 100) -> Any:
+    performance = _evaluation(profile, data, min_records).performance
+    assert performance is not None
+    return performance
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +111,20 @@ def test_a_reference_without_labels_gives_no_estimate() -> None:
     assert unlabelled.performance is None
     performance = _report(unlabelled, _draw(rng, 500))
     assert performance.estimated_rmse is None and performance.estimated_rmse_stderr is None
+
+
+def test_the_gauges_carry_the_estimate_and_a_classifier_has_none(
+    profile: ReferenceProfile,
+) -> None:
+    report = _evaluation(profile, _draw(np.random.default_rng(12), 1_000, shift=1.0))
+    text = render({"m": report}).decode()
+    samples = {
+        family.name: {s.labels["model"]: s.value for s in family.samples}
+        for family in text_string_to_metric_families(text)
+    }
+    performance = report.performance
+    assert performance is not None
+    assert samples["drift_estimated_mae"] == {"m": performance.estimated_mae}
+    assert samples["drift_estimated_rmse"] == {"m": performance.estimated_rmse}
+    assert samples["drift_estimated_rmse_stderr"] == {"m": performance.estimated_rmse_stderr}
+    assert samples["drift_estimated_accuracy"] == {}
