@@ -9,7 +9,8 @@ feature at once (`drift.correction`), the prediction being a family of its own.
 With ground truth, the report also carries the model's performance: realised metrics over the
 labelled window (from `labels.min_labels` pairs on), the reference's as the baseline, the
 label-free estimates of a scored classifier (its reference calibration applied to the window's
-scores), and the concept-drift detector counts.
+scores) or of a regressor (its reference's errors per prediction bin weighted by the window's
+predictions), and the concept-drift detector counts.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from exporter.stats.estimation import (
     estimated_accuracy_stderr,
     estimated_roc_auc,
 )
+from exporter.stats.loss_estimation import LossEstimate, estimated_loss
 from exporter.truth.performance import performance_metrics
 from exporter.window.profile import (
     CategoricalProfile,
@@ -140,6 +142,7 @@ def _performance(
     estimated: tuple[float | None, float | None, float | None] = (None, None, None)
     if judged and reference is not None and reference.calibration is not None:
         estimated = _estimates(profile, snapshot)
+    loss = _loss_estimate(profile, snapshot) if judged else None
     return PerformanceReport(
         task=None if spec is None else spec.task,
         scored=spec is not None and spec.scored,
@@ -157,7 +160,23 @@ def _performance(
         estimated_accuracy_stderr=estimated[2],
         detections=truth.detections,
         last_detection=truth.last_detection,
+        estimated_mae=None if loss is None else loss.mae,
+        estimated_mae_stderr=None if loss is None else loss.mae_stderr,
+        estimated_rmse=None if loss is None else loss.rmse,
+        estimated_rmse_stderr=None if loss is None else loss.rmse_stderr,
     )
+
+
+def _loss_estimate(profile: ReferenceProfile, snapshot: WindowSnapshot) -> LossEstimate | None:
+    """Direct loss estimation of a regressor's MAE and RMSE from the window's prediction
+    histogram (every valid prediction in the window, not a sample)."""
+    reference = profile.performance
+    if reference is None or reference.loss_table is None or profile.prediction is None:
+        return None
+    counts = snapshot.columns[-1].counts
+    if counts.shape != reference.loss_table.group.shape or not counts.sum():
+        return None
+    return estimated_loss(reference.loss_table, counts)
 
 
 def _estimates(

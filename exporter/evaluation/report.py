@@ -109,7 +109,8 @@ class PerformanceReport:
 
     `metrics` is empty below `min_labels` labelled pairs and `reference` below `min_labels`
     labelled reference rows; the estimates need a scored classifier whose reference has both
-    classes labelled, and a window of at least `min_records`.
+    classes labelled (CBPE: accuracy, ROC AUC) or a regressor whose reference has labels
+    (direct loss estimation: MAE, RMSE), and a window of at least `min_records`.
     """
 
     task: str | None
@@ -124,6 +125,10 @@ class PerformanceReport:
     detections: dict[str, int]
     last_detection: dict[str, float | None]
     estimated_accuracy_stderr: float | None = None
+    estimated_mae: float | None = None
+    estimated_mae_stderr: float | None = None
+    estimated_rmse: float | None = None
+    estimated_rmse_stderr: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +143,10 @@ class PerformanceReport:
                 "accuracy": self.estimated_accuracy,
                 "accuracy_stderr": self.estimated_accuracy_stderr,
                 "roc_auc": self.estimated_roc_auc,
+                "mae": self.estimated_mae,
+                "mae_stderr": self.estimated_mae_stderr,
+                "rmse": self.estimated_rmse,
+                "rmse_stderr": self.estimated_rmse_stderr,
             },
             "concept_drift": {
                 name: {"detections": count, "last_detection_at": self.last_detection.get(name)}

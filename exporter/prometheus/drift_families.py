@@ -228,6 +228,7 @@ def _performance_gauges(reports: list[EvaluationReport]) -> Iterator[Metric]:
     yield from families.live.values()
     yield from families.reference.values()
     yield from (families.accuracy, families.auc, families.stderr, families.reference_labels)
+    yield from families.loss.values()
 
 
 class _PerformanceFamilies(NamedTuple):
@@ -241,6 +242,8 @@ class _PerformanceFamilies(NamedTuple):
     auc: GaugeMetricFamily
     stderr: GaugeMetricFamily
     reference_labels: GaugeMetricFamily
+    loss: dict[str, GaugeMetricFamily]
+    """Direct loss estimates of a regressor, by PerformanceReport field."""
 
 
 def _performance_families() -> _PerformanceFamilies:
@@ -296,8 +299,33 @@ def _performance_families() -> _PerformanceFamilies:
         ["model"],
     )
     return _PerformanceFamilies(
-        labelled, minimum, live, reference, accuracy, auc, stderr, reference_labels
+        labelled, minimum, live, reference, accuracy, auc, stderr, reference_labels, _loss()
     )
+
+
+def _loss() -> dict[str, GaugeMetricFamily]:
+    source = (
+        "estimated without labels from the window's predictions (direct loss estimation: the "
+        "reference's errors per prediction bin, weighted by the window's predictions)"
+    )
+    return {
+        "estimated_mae": _gauge(
+            "drift_estimated_mae",
+            f"Mean absolute error, in the target's units, {source}.",
+            ["model"],
+        ),
+        "estimated_rmse": _gauge(
+            "drift_estimated_rmse",
+            f"Root mean squared error, in the target's units, {source}.",
+            ["model"],
+        ),
+        "estimated_rmse_stderr": _gauge(
+            "drift_estimated_rmse_stderr",
+            "Sampling standard error of the realised RMSE around drift_estimated_rmse (the "
+            "window's and the reference's), for telling a real rise from noise.",
+            ["model"],
+        ),
+    }
 
 
 def _add_performance(
@@ -319,6 +347,10 @@ def _add_performance(
         families.stderr.add_metric(labels, performance.estimated_accuracy_stderr)
     if performance.reference:
         families.reference_labels.add_metric(labels, performance.reference_labels)
+    for field, family in families.loss.items():
+        value = getattr(performance, field)
+        if value is not None:
+            family.add_metric(labels, value)
 
 
 def _columns(

@@ -8,10 +8,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from exporter.settings import FeatureKind, ModelSettings
 from exporter.stats.classification import classification_metrics
 from exporter.stats.estimation import Calibration, fit_calibration
+from exporter.stats.loss_estimation import LossTable, fit_loss_table
 from exporter.stats.regression import regression_metrics
 from exporter.truth.task import TaskSpec, encode_pairs, pair_arrays, resolve_task
 
@@ -80,6 +82,8 @@ class ReferencePerformance:
     metrics: Mapping[str, float]
     calibration: Calibration | None
     """Isotonic map score -> P(positive) (scored classifiers with both classes labelled)."""
+    loss_table: LossTable | None = None
+    """Error moments per prediction bin, for direct loss estimation (regressors)."""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -87,6 +91,7 @@ class ReferencePerformance:
             "labels": self.labels,
             "metrics": dict(self.metrics),
             "calibrated": self.calibration is not None,
+            "loss_estimated": self.loss_table is not None,
         }
 
 
@@ -95,8 +100,13 @@ def reference_performance(
     prediction_kind: FeatureKind | None,
     predictions: Sequence[Any] | None,
     labels: Sequence[Any] | None,
+    prediction_edges: NDArray[np.float64] | None = None,
 ) -> ReferencePerformance | None:
     """The reference's performance, or None unless it has both predictions and labels.
+
+    A regressor with labelled pairs also gets the error moments per bin of `prediction_edges`
+    (the prediction column's bins, so `reference.bins` bounds the table) for direct loss
+    estimation.
 
     An unscored classifier with no configured positive class takes the larger class key of the
     reference's labels and predictions as positive when they hold exactly two classes; the
@@ -115,9 +125,13 @@ def reference_performance(
     calibration = None
     if spec.scored and len(set(pairs.truth)) == 2:
         calibration = fit_calibration(pairs.predicted, pairs.truth)
+    loss_table = None
+    if spec.task == "regression" and prediction_edges is not None and pairs.truth:
+        loss_table = fit_loss_table(prediction_edges, pairs.predicted, pairs.truth)
     return ReferencePerformance(
         spec=spec,
         labels=len(pairs.truth),
         metrics=performance_metrics(spec, pairs.truth, pairs.predicted),
         calibration=calibration,
+        loss_table=loss_table,
     )

@@ -145,7 +145,7 @@ class ReferenceProfile:
     labels: int
     created_at: float = field(default_factory=time.time)
     performance: ReferencePerformance | None = None
-    """The reference's realised performance and score calibration (when it has labels)."""
+    """The reference's realised performance, score calibration or loss table (with labels)."""
 
     @property
     def columns(self) -> tuple[ColumnProfile, ...]:
@@ -214,7 +214,8 @@ def build_profile(
     """Profile a reference table; raises ProfileError when a column's type cannot be known.
 
     With predictions and labels, the profile also holds the reference's realised performance
-    (and the score calibration of a scored classifier), read as `model_settings` declares.
+    (the score calibration of a scored classifier, the error moments per prediction bin of a
+    regressor), read as `model_settings` declares.
     """
     rows = len(predictions) if predictions is not None else _rows(columns)
     rng = np.random.default_rng(settings.seed)
@@ -238,6 +239,7 @@ def build_profile(
         None if prediction is None else prediction.kind,
         predictions,
         labels,
+        prediction.edges if isinstance(prediction, NumericProfile) else None,
     )
     return ReferenceProfile(
         model=model,

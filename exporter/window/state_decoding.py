@@ -11,7 +11,6 @@ from numpy.typing import NDArray
 
 from exporter.errors import InvalidName
 from exporter.ingest.names import check_feature_name, check_model_name
-from exporter.stats.estimation import Calibration
 from exporter.truth.concept import DETECTORS
 from exporter.truth.latency import LatencyHistogram
 from exporter.truth.performance import PERFORMANCE_METRICS, ReferencePerformance
@@ -47,6 +46,7 @@ from exporter.window.state_fields import (
     read_object,
     read_text,
 )
+from exporter.window.state_performance import read_calibration, read_loss_table
 
 
 def decode_state_file(path: Path) -> WindowState:
@@ -156,7 +156,11 @@ def _decode_profile(
         )
     performance = None
     if version >= 2:
-        performance = _decode_performance(read_field(described, "performance", where), arrays)
+        performance = _decode_performance(
+            read_field(described, "performance", where),
+            arrays,
+            columns[features].bins if has_prediction else None,
+        )
     return ReferenceProfile(
         model=read_text(read_field(described, "model", where), f"{where}.model"),
         rows=read_count(read_field(described, "rows", where), f"{where}.rows"),
@@ -232,7 +236,7 @@ def _decode_column(
 
 
 def _decode_performance(
-    described: Any, arrays: dict[str, NDArray[Any]]
+    described: Any, arrays: dict[str, NDArray[Any]], prediction_bins: int | None
 ) -> ReferencePerformance | None:
     if described is None:
         return None
@@ -240,21 +244,10 @@ def _decode_performance(
     described = read_object(described, where)
     calibration = None
     if read_flag(read_field(described, "calibrated", where), f"{where}.calibrated"):
-        thresholds = read_floats(arrays, "perf_thresholds")
-        values = read_floats(arrays, "perf_values")
-        if not (
-            len(thresholds)
-            and values.shape == thresholds.shape
-            and np.isfinite(thresholds).all()
-            and (np.diff(thresholds) > 0).all()
-            and ((values >= 0) & (values <= 1)).all()
-            and (np.diff(values) >= 0).all()
-        ):
-            raise SnapshotError(
-                "arrays perf_thresholds, perf_values: not a calibration (strictly increasing "
-                "scores, non-decreasing probabilities in [0, 1], as many of each)"
-            )
-        calibration = Calibration(thresholds, values)
+        calibration = read_calibration(arrays)
+    loss_table = None  # absent from files written before direct loss estimation
+    if read_flag(described.get("loss_estimated", False), f"{where}.loss_estimated"):
+        loss_table = read_loss_table(arrays, prediction_bins)
     metrics = read_object(read_field(described, "metrics", where), f"{where}.metrics")
     for name, value in metrics.items():
         if name not in PERFORMANCE_METRICS:
@@ -265,6 +258,7 @@ def _decode_performance(
         labels=read_count(read_field(described, "labels", where), f"{where}.labels"),
         metrics={name: float(value) for name, value in metrics.items()},
         calibration=calibration,
+        loss_table=loss_table,
     )
 
 

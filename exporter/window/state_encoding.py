@@ -18,6 +18,7 @@ from exporter.window.snapshot import (
     TruthState,
     WindowState,
 )
+from exporter.window.state_performance import encode_loss_table
 
 FORMAT = "drift-exporter-state"
 VERSION = 2
@@ -101,11 +102,14 @@ def _encode_performance(
     if calibration is not None:
         arrays["perf_thresholds"] = calibration.thresholds
         arrays["perf_values"] = calibration.values
+    if performance.loss_table is not None:
+        encode_loss_table(performance.loss_table, arrays)
     return {
         "spec": performance.spec.to_dict(),
         "labels": performance.labels,
         "metrics": dict(performance.metrics),
         "calibrated": calibration is not None,
+        "loss_estimated": performance.loss_table is not None,
     }
 
 

@@ -199,5 +199,9 @@ def test_the_report_counts_detections_and_is_strict_json(
         name: {"detections": 0, "last_detection_at": None}
         for name in ("adwin", "page_hinkley", "ddm")
     }
-    assert set(performance["estimated"]) == {"accuracy", "accuracy_stderr", "roc_auc"}
+    assert set(performance["estimated"]) == {
+        *("accuracy", "accuracy_stderr", "roc_auc"),
+        *("mae", "mae_stderr", "rmse", "rmse_stderr"),
+    }
+    assert performance["estimated"]["rmse"] is None  # a classifier has no loss estimate
     assert performance["metrics"]["accuracy"] == report.performance.metrics["accuracy"]  # type: ignore[union-attr]

@@ -61,6 +61,9 @@ PERFORMANCE_FAMILIES = (
     "drift_estimated_roc_auc",
     "drift_estimated_accuracy_stderr",
     "drift_reference_labelled_records",
+    "drift_estimated_mae",
+    "drift_estimated_rmse",
+    "drift_estimated_rmse_stderr",
 )
 ALL_FAMILIES = (*MODEL_FAMILIES, *SCOPED_FAMILIES, *PERFORMANCE_FAMILIES)
 
