@@ -63,7 +63,8 @@ class Reservoir:
     def thin(self, rate: float, rng: np.random.Generator) -> None:
         """Lower the rate to `rate` by keeping each value with probability rate / self.rate."""
         if rate < self.rate:
-            self.values = thinned(self.sample(), rate / self.rate, rng).copy()
+            kept = thinned(self.sample(), rate / self.rate, rng)
+            self.values = kept if kept.base is None else kept.copy()  # a view: all were kept
             self.filled = len(self.values)
             self.rate = rate
 
