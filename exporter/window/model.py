@@ -7,7 +7,8 @@ of both is independent of traffic. Bounds, with S = window.slices:
 
 * records: at most `window.max_records`; once full, between max_records*(1-1/S) and max_records.
 * age: slices older than `window.duration_seconds` (+ at most one slice, duration/S) are dropped.
-* raw values: at most ceil(window.sample_size / S) floats per numeric column per slice.
+* raw values: at most window.sample_size + 2 * ceil(window.sample_size / S) floats per numeric
+  column over all slices (exporter.window.sampling), one chunk more while a chunk is counted.
 * models: at most `limits.max_models`; columns per model: `limits.max_features_per_model` + 1.
 * ground truth: see exporter.truth.groundtruth (join buffer, labelled window, detectors, latency).
 """
@@ -30,9 +31,10 @@ from exporter.truth.task import TaskSpec, resolve_task
 from exporter.window.counters import INVALID_REASONS, ModelCounters
 from exporter.window.encoding import PreparedBatch
 from exporter.window.profile import NumericProfile, ReferenceProfile
+from exporter.window.sampling import SampleBudget, merged_sample
 from exporter.window.slices import (
     WindowSlice,
-    merged_sample,
+    opened_slice,
     quality_totals,
     slice_from_state,
     slice_state,
@@ -71,7 +73,7 @@ class ModelWindow:
         self._slice_seconds = (
             None if window.duration_seconds is None else window.duration_seconds / window.slices
         )
-        self._sample_capacity = math.ceil(window.sample_size / window.slices)
+        self._budget = SampleBudget(window.sample_size, window.slices)
         self._rng = np.random.default_rng(settings.reference.seed)
         self._records = 0
         self._settings = settings
@@ -298,6 +300,8 @@ class ModelWindow:
             counters.last_detection.setdefault(name, None)
         window.counters = counters
         window.slices.extend(slice_from_state(state.profile, part) for part in state.slices)
+        for i in range(len(state.profile.columns)):
+            window._budget.resume([part.samples[i] for part in window.slices], window._rng)
         window._records = state.records
         if state.truth is not None:
             window._restore_truth(state.truth)
@@ -330,7 +334,7 @@ class ModelWindow:
             roomy = self._slice_records is None or newest.records < self._slice_records
             if fresh and roomy:
                 return newest
-        created = WindowSlice(self.profile, now, self._sample_capacity)
+        created = opened_slice(self.profile, now, self._budget, list(self.slices), self._rng)
         self.slices.append(created)
         return created
 
@@ -382,7 +386,9 @@ class ModelWindow:
                 values = prepared.encoded[i].values
                 if sample is not None and values is not None:
                     codes = prepared.encoded[i].codes[start:stop]
-                    sample.add(values[start:stop][codes < layout.bins[i]], self._rng)
+                    if not sample.add(values[start:stop][codes < layout.bins[i]], self._rng):
+                        reservoirs = [part.samples[i] for part in self.slices]
+                        self._budget.rebalance(reservoirs, self._rng)
         target.records += stop - start
         self._records += stop - start
 
@@ -425,7 +431,9 @@ class ModelWindow:
             counts += part.counts[i]
         sample = None
         if isinstance(column, NumericProfile):
-            sample = merged_sample([part.samples[i] for part in slices], self._rng)
+            reservoirs = [part.samples[i] for part in slices]
+            entropy = (self._settings.reference.seed % 2**63, i)
+            sample = merged_sample(reservoirs, self._budget.sample_size, entropy)
         return ColumnWindow(
             counts=counts,
             missing=quality["missing"][i],

@@ -66,12 +66,13 @@ class TruthState:
 
 @dataclass(frozen=True, eq=False)
 class ReservoirState:
-    """One slice's sample of a numeric column: the values kept, and how many it was drawn from."""
+    """One slice's sample of a numeric column: the values kept, how many it was drawn from, and
+    the probability with which each of those is in it (exporter.window.sampling.Reservoir)."""
 
-    capacity: int
     seen: int
+    rate: float
     values: NDArray[np.float64]
-    """The values kept, at most `capacity` (as many as `min(capacity, seen)`)."""
+    """The values kept, about `rate * seen` of them."""
 
 
 @dataclass(frozen=True, eq=False)

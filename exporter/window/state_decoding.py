@@ -25,7 +25,6 @@ from exporter.window.profile import (
 )
 from exporter.window.slices import QUALITY_FIELDS
 from exporter.window.snapshot import (
-    ReservoirState,
     SliceState,
     TruthState,
     WindowState,
@@ -44,6 +43,7 @@ from exporter.window.state_fields import (
     read_list,
     read_number,
     read_object,
+    read_reservoir,
     read_text,
 )
 from exporter.window.state_performance import read_calibration, read_loss_table
@@ -114,7 +114,7 @@ def _decode_state(
         truth = _decode_truth(read_object(read_field(meta, "truth", "meta"), "meta.truth"), arrays)
     described = read_list(read_field(meta, "slices", "meta"), "meta.slices")
     slices = [
-        _decode_slice(profile, read_object(part, f"meta.slices[{j}]"), j, arrays)
+        _decode_slice(profile, read_object(part, f"meta.slices[{j}]"), j, arrays, version)
         for j, part in enumerate(described)
     ]
     records = read_count(read_field(meta, "window_records", "meta"), "meta.window_records")
@@ -366,7 +366,11 @@ def _check_pairs(spec: TaskSpec, truth: list[Any], predicted: list[Any]) -> None
 
 
 def _decode_slice(
-    profile: ReferenceProfile, described: dict[str, Any], j: int, arrays: dict[str, NDArray[Any]]
+    profile: ReferenceProfile,
+    described: dict[str, Any],
+    j: int,
+    arrays: dict[str, NDArray[Any]],
+    version: int,
 ) -> SliceState:
     where = f"meta.slices[{j}]"
     columns = profile.columns
@@ -399,44 +403,17 @@ def _decode_slice(
         counts=counts,
         quality=quality,
         samples=tuple(
-            _decode_reservoir(
+            read_reservoir(
                 samples[i],
-                column,
+                isinstance(column, NumericProfile),
                 int(counts[i].sum()),
                 f"{where}.samples[{i}]",
-                f"s{j}_r{i}",
-                arrays,
+                (arrays, f"s{j}_r{i}"),
+                version,
             )
             for i, column in enumerate(columns)
         ),
     )
-
-
-def _decode_reservoir(
-    described: Any,
-    column: ColumnProfile,
-    valid: int,
-    where: str,
-    key: str,
-    arrays: dict[str, NDArray[Any]],
-) -> ReservoirState | None:
-    if not isinstance(column, NumericProfile):
-        if described is not None:
-            raise SnapshotError(f"{where}: a sample of a {column.kind} column")
-        return None
-    described = read_object(described, where)
-    capacity = read_count(read_field(described, "capacity", where), f"{where}.capacity")
-    filled = read_count(read_field(described, "filled", where), f"{where}.filled")
-    seen = read_count(read_field(described, "seen", where), f"{where}.seen")
-    if capacity < 1 or filled != min(capacity, seen) or seen > valid:
-        raise SnapshotError(
-            f"{where}: capacity {capacity}, filled {filled}, seen {seen} of {valid} values "
-            "(needs filled = min(capacity, seen), seen <= values)"
-        )
-    values = read_floats(arrays, key)
-    if values.shape != (filled,) or not np.isfinite(values).all():
-        raise SnapshotError(f"array {key}: {values.shape[0]} values, {filled} filled")
-    return ReservoirState(capacity, seen, values)
 
 
 # Typed reads: each returns the value or raises SnapshotError naming the field.

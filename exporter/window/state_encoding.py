@@ -21,12 +21,16 @@ from exporter.window.snapshot import (
 from exporter.window.state_performance import encode_loss_table
 
 FORMAT = "drift-exporter-state"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 def encode_state(state: WindowState, now: float) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-    """A window's state as JSON-able metadata and named arrays (format VERSION)."""
+    """A window's state as JSON-able metadata and named arrays (format VERSION).
+
+    Version 3 describes a slice's sample by its rate (exporter.window.sampling); versions 1 and 2
+    by a fixed capacity, read back as the rate filled / seen.
+    """
     arrays: dict[str, NDArray[Any]] = {}
     profile = state.profile
     columns = [_encode_column(column, f"p{i}", arrays) for i, column in enumerate(profile.columns)]
@@ -35,15 +39,13 @@ def encode_state(state: WindowState, now: float) -> tuple[dict[str, Any], dict[s
         for i, counts in enumerate(part.counts):
             arrays[f"s{j}_c{i}"] = counts
         arrays[f"s{j}_quality"] = part.quality
-        samples: list[dict[str, int] | None] = []
+        samples: list[dict[str, float] | None] = []
         for i, sample in enumerate(part.samples):
             if sample is None:
                 samples.append(None)
                 continue
             arrays[f"s{j}_r{i}"] = sample.values
-            samples.append(
-                {"capacity": sample.capacity, "filled": len(sample.values), "seen": sample.seen}
-            )
+            samples.append({"rate": sample.rate, "filled": len(sample.values), "seen": sample.seen})
         slices.append({"started_at": part.started_at, "records": part.records, "samples": samples})
     counters = state.counters
     arrays["latency_counts"] = counters.latency.counts

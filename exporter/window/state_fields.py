@@ -13,6 +13,8 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
+from exporter.window.snapshot import ReservoirState
+
 INT64_MAX = np.iinfo(np.int64).max
 
 
@@ -109,3 +111,44 @@ def read_json(arrays: dict[str, NDArray[Any]], key: str) -> Any:
         return orjson.loads(value.tobytes())
     except orjson.JSONDecodeError as error:
         raise SnapshotError(f"array {key}: not JSON ({error})") from None
+
+
+def read_reservoir(
+    described: Any,
+    numeric: bool,
+    valid: int,
+    where: str,
+    stored: tuple[dict[str, NDArray[Any]], str],
+    version: int,
+) -> ReservoirState | None:
+    """A slice's sample of a column holding `valid` values: None unless `numeric`.
+
+    Version 3 stores its rate; versions 1 and 2 a capacity, with filled = min(capacity, seen),
+    read as the rate filled / seen (each value was kept with that probability).
+    """
+    if not numeric:
+        if described is not None:
+            raise SnapshotError(f"{where}: a sample of a non-numeric column")
+        return None
+    described = read_object(described, where)
+    filled = read_count(read_field(described, "filled", where), f"{where}.filled")
+    seen = read_count(read_field(described, "seen", where), f"{where}.seen")
+    if version >= 3:
+        rate = read_number(read_field(described, "rate", where), f"{where}.rate")
+        if not (0.0 < rate <= 1.0 and filled <= seen <= valid):
+            raise SnapshotError(
+                f"{where}: rate {rate}, filled {filled}, seen {seen} of {valid} values "
+                "(needs 0 < rate <= 1, filled <= seen <= values)"
+            )
+    else:
+        capacity = read_count(read_field(described, "capacity", where), f"{where}.capacity")
+        if capacity < 1 or filled != min(capacity, seen) or seen > valid:
+            raise SnapshotError(
+                f"{where}: capacity {capacity}, filled {filled}, seen {seen} of {valid} values "
+                "(needs filled = min(capacity, seen), seen <= values)"
+            )
+        rate = filled / seen if seen else 1.0
+    values = read_floats(*stored)
+    if values.shape != (filled,) or not np.isfinite(values).all():
+        raise SnapshotError(f"array {stored[1]}: {values.shape[0]} values, {filled} filled")
+    return ReservoirState(seen, rate, values)

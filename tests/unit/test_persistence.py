@@ -149,7 +149,7 @@ def _rewrite_meta(path: Path, change: dict[str, object]) -> None:
         np.savez(handle, **arrays)
 
 
-@pytest.mark.parametrize("change", [{"version": 3}, {"format": "something-else"}])
+@pytest.mark.parametrize("change", [{"version": 4}, {"format": "something-else"}])
 def test_a_newer_or_foreign_file_is_set_aside_and_kept(
     tmp_path: Path, change: dict[str, object]
 ) -> None:
@@ -283,6 +283,12 @@ def _downgrade_to_version_1(path: Path) -> None:
     meta["counters"] = {
         key: meta["counters"][key] for key in ("records", "invalid", "last_record_timestamp")
     }
+    for part in meta["slices"]:  # a reservoir of fixed capacity: filled = min(capacity, seen)
+        for sample in part["samples"]:
+            if sample is not None:
+                filled = sample.pop("filled")
+                sample.pop("rate")
+                sample.update(capacity=max(filled, 1), filled=filled)
     arrays = {
         name: value
         for name, value in arrays.items()
@@ -441,6 +447,19 @@ def _overfill_reservoir(meta: Any, arrays: dict[str, Any]) -> None:
     meta["slices"][0]["samples"][0]["filled"] += 1
 
 
+def _zero_rate(meta: Any, arrays: dict[str, Any]) -> None:
+    meta["slices"][0]["samples"][0]["rate"] = 0.0
+
+
+def _rate_above_one(meta: Any, arrays: dict[str, Any]) -> None:
+    meta["slices"][0]["samples"][0]["rate"] = 1.5
+
+
+def _more_kept_than_seen(meta: Any, arrays: dict[str, Any]) -> None:
+    sample = meta["slices"][0]["samples"][0]
+    sample["seen"] = sample["filled"] - 1
+
+
 def _shrink_reference_counts(meta: Any, arrays: dict[str, Any]) -> None:
     arrays["p1_counts"] = arrays["p1_counts"][:2]
 
@@ -485,6 +504,9 @@ def _short_latency(meta: Any, arrays: dict[str, Any]) -> None:
         _reshape_quality,
         _grow_reservoir,
         _overfill_reservoir,
+        _zero_rate,
+        _rate_above_one,
+        _more_kept_than_seen,
         _shrink_reference_counts,
         _negative_bin,
         _negative_counter,
