@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats  # type: ignore[import-untyped, unused-ignore]
+from scipy import special  # type: ignore[import-untyped, unused-ignore]
 
 from exporter.stats.bridges import BrownianBridges, bridge_integral_quantile, brownian_bridges
 from exporter.stats.validation import as_counts, as_sorted_sample
@@ -68,12 +68,19 @@ def check_quantile(quantile: float) -> float:
     return float(quantile)
 
 
+def _chi2_isf(tail: float, df: int) -> float:
+    """The chi-squared quantile with upper tail `tail`: `scipy.stats.chi2.isf(tail, df)` by its
+    ufunc, `scipy.special.chdtri` (3 us a call instead of 170: an evaluation makes two per
+    feature)."""
+    return float(special.chdtri(df, tail))
+
+
 def _chi2_scale(window_n: int, reference_n: int, bins: int, quantile: float) -> float:
     n = _check_size(window_n, "window_n", 1)
     m = _check_size(reference_n, "reference_n", 1)
     b = _check_size(bins, "bins", 2)
     q = check_quantile(quantile)
-    return float(stats.chi2.ppf(q, b - 1)) * (1.0 / n + 1.0 / m)
+    return _chi2_isf(1.0 - q, b - 1) * (1.0 / n + 1.0 / m)
 
 
 #: Weight of the small-count index in :func:`psi_critical`'s tail correction (fitted, see there).
@@ -170,7 +177,7 @@ def psi_critical(
         )
     tau = small_count_index(window_n, reference_n, proportions)
     tail = (1.0 - quantile) / (1.0 + SMALL_COUNT_WEIGHT * tau / (bins - 1))
-    return scale * float(stats.chi2.isf(tail, bins - 1) / stats.chi2.ppf(quantile, bins - 1))
+    return scale * _chi2_isf(tail, bins - 1) / _chi2_isf(1.0 - quantile, bins - 1)
 
 
 def jensen_shannon_critical(window_n: int, reference_n: int, bins: int, quantile: float) -> float:
