@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,7 +56,6 @@ from exporter.stats.estimation import (
 from exporter.stats.loss_estimation import LossEstimate, estimated_loss
 from exporter.truth.performance import performance_metrics
 from exporter.window.profile import (
-    CategoricalProfile,
     ColumnProfile,
     NumericProfile,
     ReferenceProfile,
@@ -222,7 +222,7 @@ def _column_report(
     elif isinstance(column, NumericProfile):
         statistics = _numeric_statistics(column, window, drift, quantile)
     else:
-        statistics = _categorical_statistics(column, window, drift, quantile)
+        statistics = _categorical_statistics(_pooled_counts(column, window), drift, quantile)
     return ColumnReport(
         name=column.name,
         kind=column.kind,
@@ -248,7 +248,7 @@ def _quality(column: ColumnProfile, window: ColumnWindow, records: int) -> Quali
 def _numeric_statistics(
     column: NumericProfile, window: ColumnWindow, drift: DriftSettings, quantile: float
 ) -> tuple[StatisticResult, ...]:
-    results = _binned_statistics(column, window, drift, quantile)
+    results = _binned_statistics(_pooled_counts(column, window), drift, quantile)
     sample = window.sample
     if sample is not None and len(sample) and len(column.sample_sorted):
         ecdf = compare_ecdfs(column.sample_sorted, sample)
@@ -266,19 +266,23 @@ def _numeric_statistics(
 
 
 def _categorical_statistics(
-    column: CategoricalProfile, window: ColumnWindow, drift: DriftSettings, quantile: float
+    counts: _PooledCounts, drift: DriftSettings, quantile: float
 ) -> tuple[StatisticResult, ...]:
-    results = _binned_statistics(column, window, drift, quantile)
-    reference, current, _ = _pooled_counts(column, window)
-    if len(reference) > 1:
-        test = chi2(reference, current)
+    results = _binned_statistics(counts, drift, quantile)
+    if len(counts.reference) > 1:
+        test = chi2(counts.reference, counts.current)
         results.insert(1, _pvalue_result("chi2", test.statistic, test.pvalue, drift))
     return tuple(results)
 
 
-def _pooled_counts(
-    column: ColumnProfile, window: ColumnWindow
-) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
+class _PooledCounts(NamedTuple):
+    reference: NDArray[np.float64]
+    current: NDArray[np.float64]
+    calibrated: bool
+    """Two or more bins remain, so the critical values exist."""
+
+
+def _pooled_counts(column: ColumnProfile, window: ColumnWindow) -> _PooledCounts:
     """The reference's and the window's counts with the bins whose expected window count is
     under 5 pooled (neighbours for numeric bins; into the overflow bin for categories), so
     chi-squared and the critical values hold at small counts; and whether two or more bins
@@ -289,16 +293,18 @@ def _pooled_counts(
     else:
         pooling = pool_sparse_bins(column.counts, window.valid, overflow_index=column.overflow)
     if not pooling.judged:
-        return column.counts.astype(np.float64), window.counts.astype(np.float64), False
-    return pooled(column.counts, pooling), pooled(window.counts, pooling), True
+        return _PooledCounts(
+            column.counts.astype(np.float64), window.counts.astype(np.float64), False
+        )
+    return _PooledCounts(pooled(column.counts, pooling), pooled(window.counts, pooling), True)
 
 
 def _binned_statistics(
-    column: ColumnProfile, window: ColumnWindow, drift: DriftSettings, quantile: float
+    counts: _PooledCounts, drift: DriftSettings, quantile: float
 ) -> list[StatisticResult]:
     """PSI and Jensen-Shannon (half a count added to every bin) on the pooled bins, with
     their critical values at this window's size."""
-    reference, current, calibrated = _pooled_counts(column, window)
+    reference, current, calibrated = counts
     index = psi(reference, current, pseudo_count=PSEUDO_COUNT)
     distance = jensen_shannon(reference, current, pseudo_count=PSEUDO_COUNT)
     psi_bound = js_bound = None
