@@ -22,7 +22,19 @@ def test_a_dead_child_is_logged_with_the_reason_and_its_pid(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="exporter.evaluation.worker")
-    worker = EvaluationWorker()
+    first = _kill_the_child_then_call(EvaluationWorker())
+    (line,) = restarts(caplog)
+    assert line.levelname == "WARNING"
+    assert line.getMessage() == "restarting the evaluation worker"
+    logged = fields(line)
+    # Which check sees the death first depends on when the executor notices it.
+    assert logged.pop("reason") in {"it was not running", "it was gone", "it died during getpid"}
+    assert logged == {"event": "evaluation_worker_restart", "pid": first}
+
+
+def _kill_the_child_then_call(worker: EvaluationWorker) -> int:
+    """SIGKILL the worker's child between calls, check the next call runs in a new child, close
+    the worker; the killed child's pid."""
     try:
         first = worker.pid
         assert first is not None
@@ -31,13 +43,7 @@ def test_a_dead_child_is_logged_with_the_reason_and_its_pid(
         assert worker.call(os.getpid) not in (first, os.getpid())
     finally:
         worker.close()
-    (line,) = restarts(caplog)
-    assert line.levelname == "WARNING"
-    assert line.getMessage() == "restarting the evaluation worker"
-    logged = fields(line)
-    # Which check sees the death first depends on when the executor notices it.
-    assert logged.pop("reason") in {"it was not running", "it was gone", "it died during getpid"}
-    assert logged == {"event": "evaluation_worker_restart", "pid": first}
+    return first
 
 
 def _dead(pid: int, timeout: float = 5.0) -> bool:
@@ -82,14 +88,10 @@ def test_without_a_pidfd_a_killed_child_is_found_before_the_call(
 
     monkeypatch.setattr(os, "pidfd_open", refused)
     caplog.set_level(logging.WARNING, logger="exporter.evaluation.worker")
-    worker = EvaluationWorker()
-    try:
-        first = worker.pid
-        assert first is not None
-        os.kill(first, signal.SIGKILL)
-        assert _dead(first)
-        assert worker.call(os.getpid) not in (first, os.getpid())
-    finally:
-        worker.close()
+    first = _kill_the_child_then_call(EvaluationWorker())
     (line,) = restarts(caplog)
-    assert fields(line)["reason"] == "it was not running"
+    assert fields(line) == {
+        "event": "evaluation_worker_restart",
+        "reason": "it was not running",
+        "pid": first,
+    }
