@@ -252,14 +252,3 @@ def window_rows(
 ) -> tuple[Columns, dict[int, tuple[str, float]]]:
     moved = pop.moved(scenario, window)
     return pop.draw(seed_for(seed, pop.name, n, scenario, window), n, moved), moved
-
-
-def fingerprint(columns: Columns) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(columns):
-        values = columns[name]
-        digest.update(name.encode())
-        digest.update(
-            values.astype(str).tobytes() if values.dtype.kind == "U" else values.tobytes()
-        )
-    return digest.hexdigest()[:12]
