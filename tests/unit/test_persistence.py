@@ -521,12 +521,22 @@ def _short_latency(meta: Any, arrays: dict[str, Any]) -> None:
 def test_arrays_and_counts_that_do_not_fit_the_profile_are_set_aside(
     tmp_path: Path, forgery: Callable[[Any, dict[str, Any]], None]
 ) -> None:
+    _assert_forgery_set_aside(tmp_path, forgery, filled_store, SETTINGS)
+
+
+def _assert_forgery_set_aside(
+    tmp_path: Path,
+    forgery: Callable[[Any, dict[str, Any]], None],
+    make_store: Callable[[Clock], WindowStore],
+    settings: Settings,
+) -> None:
+    """Save `make_store`'s "credit", forge its file, restore: the file is set aside."""
     clock = Clock()
     state = StateDirectory(tmp_path / "state")
-    state.save(filled_store(clock), "credit", clock.now)
+    state.save(make_store(clock), "credit", clock.now)
     path = state.path("credit")
     _forge(path, forgery, path)
-    store = WindowStore(SETTINGS, clock=clock)
+    store = WindowStore(settings, clock=clock)
     restored = state.restore_into(store)
     _assert_set_aside_and_contained(tmp_path, state, restored, store, "credit")
 
@@ -579,14 +589,7 @@ def _detections_as_a_list(meta: Any, arrays: dict[str, Any]) -> None:
 def test_ground_truth_that_does_not_fit_its_task_is_set_aside(
     tmp_path: Path, forgery: Callable[[Any, dict[str, Any]], None]
 ) -> None:
-    clock = Clock()
-    state = StateDirectory(tmp_path / "state")
-    state.save(labelled_store(clock), "credit", clock.now)
-    path = state.path("credit")
-    _forge(path, forgery, path)
-    store = WindowStore(LABELLED_SETTINGS, clock=clock)
-    restored = state.restore_into(store)
-    _assert_set_aside_and_contained(tmp_path, state, restored, store, "credit")
+    _assert_forgery_set_aside(tmp_path, forgery, labelled_store, LABELLED_SETTINGS)
 
 
 def test_a_failure_inside_the_store_does_not_stop_the_restore(
