@@ -132,18 +132,26 @@ def test_the_offline_flags_block_every_host_but_loopback(
     assert '<p id="result">blocked</p>' in offline
 
 
-def test_docs_render_every_operation_with_the_network_cut_off(tmp_path: Path) -> None:
+def _openapi_and_offline_dom(tmp_path: Path, config_text: str, page: str) -> tuple[Any, str]:
+    """A sidecar started with `config_text`: its OpenAPI document, and `page` as headless
+    Chromium renders it with the network cut off; the sidecar is stopped after."""
     config = tmp_path / "config.yml"
-    config.write_text("models:\n  credit:\n    features:\n      flag: boolean\n")
+    config.write_text(config_text)
     port = free_port()
     sidecar = start_sidecar(config, port, tmp_path / "sidecar.log")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/healthz", process=sidecar)
         document = httpx.get(f"{base}/openapi.json").json()
-        dom = dump_dom(f"{base}/docs", tmp_path / "profile", *OFFLINE)
+        dom = dump_dom(f"{base}{page}", tmp_path / "profile", *OFFLINE)
     finally:
         stop(sidecar)
+    return document, dom
+
+
+def test_docs_render_every_operation_with_the_network_cut_off(tmp_path: Path) -> None:
+    config = "models:\n  credit:\n    features:\n      flag: boolean\n"
+    document, dom = _openapi_and_offline_dom(tmp_path, config, "/docs")
     rendered = RenderedOperations()
     rendered.feed(dom)
     expected = sorted(method for operations in document["paths"].values() for method in operations)
@@ -155,17 +163,7 @@ def test_docs_render_every_operation_with_the_network_cut_off(tmp_path: Path) ->
 def test_redoc_renders_every_path_with_the_network_cut_off(tmp_path: Path) -> None:
     # ReDoc 2 cannot resolve a request body's own `$defs` ("Invalid reference token"): the
     # bodies' schemas are inlined (exporter/api/schemas.py), so it draws every path.
-    config = tmp_path / "config.yml"
-    config.write_text("log_level: warning\n")
-    port = free_port()
-    sidecar = start_sidecar(config, port, tmp_path / "sidecar.log")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{base}/healthz", process=sidecar)
-        document = httpx.get(f"{base}/openapi.json").json()
-        dom = dump_dom(f"{base}/redoc", tmp_path / "profile", *OFFLINE)
-    finally:
-        stop(sidecar)
+    document, dom = _openapi_and_offline_dom(tmp_path, "log_level: warning\n", "/redoc")
     assert "Invalid reference token" not in dom, dom[-2_000:]
     assert "Something went wrong" not in dom, dom[-2_000:]
     for path in document["paths"]:
