@@ -177,7 +177,8 @@ def psi_critical(
         )
     tau = small_count_index(window_n, reference_n, proportions)
     tail = (1.0 - quantile) / (1.0 + SMALL_COUNT_WEIGHT * tau / (bins - 1))
-    return scale * _chi2_isf(tail, bins - 1) / _chi2_isf(1.0 - quantile, bins - 1)
+    # The plain form with the corrected tail: chi2_(B-1) isf(tail) (1/n + 1/m).
+    return _chi2_isf(tail, bins - 1) * (1.0 / window_n + 1.0 / reference_n)
 
 
 def jensen_shannon_critical(window_n: int, reference_n: int, bins: int, quantile: float) -> float:
