@@ -14,9 +14,13 @@ alerts each rule would raise:
   `exporter.stats.binning.quantile_edges`). Only counts matter for PSI, so the window holds the
   bin counts of each slice: multinomial draws with the bins' true probabilities (which differ
   from 1/10 by the reference's own sampling noise).
-- **The flag (issue 13):** drifted when PSI >= max(floor 0.005, critical) with the critical value
-  the closed form chi2.ppf(1 - alpha / k, bins - 1) * (1 / n + 1 / m), alpha 0.01 family-wise over
-  the k features, n the window's valid count, m the reference's; and n >= min_records (500).
+- **The flag (issue 13):** the sidecar's own: PSI with half a count added to every bin
+  (`exporter.stats.psi(..., pseudo_count=0.5)`) >= max(floor, critical), the critical value
+  `exporter.stats.calibration.psi_critical` at level 1 - alpha / k with the reference's bin
+  proportions (its small-count correction), n the window's valid count, m the reference's; and
+  n >= min_records. Floor, alpha, min_records, bins and the window's bounds are read from
+  `exporter.settings.Settings()`, so the figures follow the defaults. (Ten decile bins expect
+  >= 10 values each from min_records 100 on: the sidecar pools none.)
 - **The rules, every step:** `fresh` is the shipped rule (drift_alerts.yml): drifted now, and
   drifted at every evaluation for 15 min while a window's worth of new records arrived, or for
   65 min; then `for: 1m`. For comparison, `for15` is the same flag with only `for: 15m` (what
@@ -44,17 +48,21 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats  # type: ignore[import-untyped, unused-ignore]
+from scipy import special, stats  # type: ignore[import-untyped, unused-ignore]
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from exporter.evaluation.evaluator import PSEUDO_COUNT
+from exporter.settings import Settings as SidecarSettings
 from exporter.stats.binning import bin_counts, quantile_edges
+from exporter.stats.calibration import SMALL_COUNT_WEIGHT, psi_critical
 from exporter.stats.divergence import psi
 
 DAY_SECONDS = 86_400.0
-FLOOR = 0.005  # drift_thresholds.yml: model:drift_threshold_feature_psi_warning:value
+DEFAULTS = SidecarSettings()
+#: The sidecar's floor, and drift_thresholds.yml's model:drift_threshold_feature_psi_warning.
+FLOOR = DEFAULTS.drift.psi_threshold
 OLD_THRESHOLD = 0.1  # the PSI warning threshold shipped before issue 13
-SMOOTHING = 1e-4  # exporter.stats.divergence.psi's default
 
 
 @dataclass(frozen=True)
@@ -62,15 +70,15 @@ class Settings:
     """The sidecar's and the rules' defaults (exporter/settings.py, drift_alerts.yml)."""
 
     rate: float  # records per second
-    step: float = 15.0  # evaluation interval, s (sidecar and Prometheus)
-    max_records: int = 10_000
-    duration: float = 3_600.0
-    slices: int = 12
-    min_records: int = 500
+    step: float = DEFAULTS.evaluation_interval_seconds  # sidecar and Prometheus
+    max_records: int = DEFAULTS.window.max_records or 10_000
+    duration: float = DEFAULTS.window.duration_seconds or 3_600.0
+    slices: int = DEFAULTS.window.slices
+    min_records: int = DEFAULTS.min_records
     features: int = 20
-    bins: int = 10
+    bins: int = DEFAULTS.reference.bins
     reference: int = 10_000
-    alpha: float = 0.01
+    alpha: float = DEFAULTS.drift.alpha
     fresh_short: float = 900.0  # the records path: 15 min
     fresh_long: float = 3_900.0  # the time path: duration + one slice
     for_seconds: float = 60.0  # the alerts' for:
@@ -100,10 +108,23 @@ class Tally:
 
 
 def vector_psi(reference: NDArray[np.float64], window: NDArray[np.float64]) -> NDArray[np.float64]:
-    """exporter.stats.psi row by row (same smoothing floor), for k features at once."""
-    r = np.maximum(reference / reference.sum(axis=1, keepdims=True), SMOOTHING)
-    c = np.maximum(window / window.sum(axis=1, keepdims=True), SMOOTHING)
+    """exporter.stats.psi(..., pseudo_count=PSEUDO_COUNT) row by row, for k features at once."""
+    r = reference + PSEUDO_COUNT
+    c = window + PSEUDO_COUNT
+    r = r / r.sum(axis=1, keepdims=True)
+    c = c / c.sum(axis=1, keepdims=True)
     return ((c - r) * np.log(c / r)).sum(axis=1)  # type: ignore[no-any-return]
+
+
+def vector_critical(
+    window_n: int, reference_n: int, inverse_proportions: NDArray[np.float64], quantile: float
+) -> NDArray[np.float64]:
+    """exporter.stats.calibration.psi_critical with each row's reference proportions, for k
+    features at once (`inverse_proportions`: the sum of 1 / proportion per row)."""
+    scale = 1.0 / window_n + 1.0 / reference_n
+    bins = DEFAULTS.reference.bins
+    tail = (1.0 - quantile) / (1.0 + SMALL_COUNT_WEIGHT * scale * inverse_proportions / (bins - 1))
+    return special.chdtri(bins - 1, tail) * scale  # type: ignore[no-any-return]
 
 
 class Rule:
@@ -191,7 +212,9 @@ def simulate(settings: Settings, days: float, seed: int, warm_up: float = 7_200.
     rng = np.random.default_rng(seed)
     k, m = settings.features, settings.reference
     reference_counts, probabilities = _reference(settings, rng)
-    chi2_quantile = float(stats.chi2.ppf(1 - settings.alpha / k, settings.bins - 1))
+    quantile = 1.0 - settings.alpha / k
+    proportions = reference_counts / reference_counts.sum(axis=1, keepdims=True)
+    inverse_proportions = (1.0 / proportions).sum(axis=1)
     window = SlicedWindow(settings, probabilities)
     arrivals: deque[tuple[float, int]] = deque()  # (time, cumulative records) for increase()
     total = 0
@@ -213,12 +236,19 @@ def simulate(settings: Settings, days: float, seed: int, warm_up: float = 7_200.
         judged = records >= settings.min_records
         if judged:
             values = vector_psi(reference_counts, window.counts)
-            if not checked:  # the vectorised PSI is exporter.stats.psi, to the last digits
+            critical = vector_critical(records, m, inverse_proportions, quantile)
+            if not checked:  # the vectorised forms are the sidecar's functions
                 for row in range(k):
-                    expected = psi(reference_counts[row], window.counts[row])
-                    assert math.isclose(values[row], expected, rel_tol=1e-12)
+                    expected = psi(
+                        reference_counts[row], window.counts[row], pseudo_count=PSEUDO_COUNT
+                    )
+                    assert math.isclose(values[row], expected, rel_tol=1e-9)
+                    bound = psi_critical(
+                        records, m, settings.bins, quantile, reference_proportions=proportions[row]
+                    )
+                    assert math.isclose(critical[row], bound, rel_tol=1e-9)
                 checked = True
-            flag = values >= max(FLOOR, chi2_quantile * (1.0 / records + 1.0 / m))
+            flag = values >= np.maximum(FLOOR, critical)
             old_flag = values > OLD_THRESHOLD
         for rule, condition in ((fresh, flag), (for15, flag), (old, old_flag)):
             rule.update(now, condition)
@@ -258,12 +288,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--references", type=int, default=4, help="reference draws per rate")
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--reference", type=int, default=10_000, help="reference rows")
-    parser.add_argument("--step", type=float, default=15.0, help="evaluation interval, s")
+    parser.add_argument(
+        "--step",
+        type=float,
+        default=DEFAULTS.evaluation_interval_seconds,
+        help="evaluation interval, s",
+    )
     parser.add_argument(
         "--alpha",
         type=float,
-        default=0.01,
-        help="family-wise alpha of the critical values (0.01, the sidecar's); raise it to make "
+        default=DEFAULTS.drift.alpha,
+        help="family-wise alpha of the critical values (the sidecar's default); raise it to make "
         "false alarms common enough to compare the rules",
     )
     parser.add_argument("--seed", type=int, default=20_240_613)
