@@ -1,8 +1,8 @@
 """Detection benchmark (issue 13): false alarms and detection rates, drift-exporter against
 Evidently and NannyML at their defaults, on the same windows.
 
-    python bench/bench_detection.py                       # the README table: 18 min at load 10
-    python bench/bench_detection.py --quick               # ~2 min smoke run (at load 5)
+    python bench/bench_detection.py                       # the README tables: 25 min at load 10-14
+    python bench/bench_detection.py --quick               # smoke run: 1.5 min idle, 4 min at load 6
     python bench/bench_detection.py --drift-config '{"alpha": 0.01}' --monitors drift-exporter
     python bench/bench_detection.py --json results.json
 
@@ -20,6 +20,13 @@ with no edit here. Every window of a cell is judged by drift-exporter; the peers
 judge the first --peer-windows of the same windows. Seeded: the same arguments give the same
 windows and the same table. Verdicts per target are computed from the results (PASS / FAIL
 with the numbers), never asserted.
+
+Matched false-alarm rate (the ROC view): the peers reach their detection at 15-100 % false
+alarms, drift-exporter at <= 1 %, which says nothing about which one sees better. So each
+monitor also gives every window a score (bench/detection_scores.py; checked on every window
+to reproduce its own flags), every monitor is cut at the quantile of its own no-drift scores
+that leaves --matched-rate (1 %) of them alarming (the peers judge --peer-null-windows no-drift
+windows for it), and detection at that cut is compared, with binomial 95 % intervals.
 """
 
 from __future__ import annotations

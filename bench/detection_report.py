@@ -13,6 +13,10 @@ Verdicts compare Monte Carlo rates. Against a fixed bound (<= 1 %, >= 90 %, >= 9
 point estimate is compared and the counts printed. Between two rates (n against the next n,
 ours against a peer) a difference counts only beyond two standard errors of the difference,
 sqrt(p1 (1 - p1) / W1 + p2 (1 - p2) / W2), since both are estimated from W windows.
+
+`matched_table` and `matched_verdict` read the matched false-alarm view
+(detection_scores.matched_cells): there a difference counts only when Newcombe's 95 % interval
+of it excludes 0.
 """
 
 from __future__ import annotations
