@@ -117,7 +117,7 @@ def capture(features: int, seed: int) -> tuple[fleet_bodies.Template, int]:
         "models": {model: {"task": task} for model, task in TEMPLATE_MODELS.items()},
     }
     bins = {}
-    with common.running_server(config) as server:
+    with common.running_server(config, ready_timeout=120.0) as server:
         for k, (model, task) in enumerate(TEMPLATE_MODELS.items()):
             reference = records(seed + k, REFERENCE_ROWS, features, task, traffic=False)
             common.upload_reference(server.base, model, common.json_body(reference))
@@ -199,7 +199,8 @@ def run(
     finally:
         targets.close()
     print(
-        f"{name}: {args.evaluations} evaluations over {result.wall_seconds:.0f} s, "
+        f"{name}: {'' if result.complete else 'NOT ALL GROUPS REACHED '}"
+        f"{args.evaluations} evaluations over {result.wall_seconds:.0f} s, "
         f"head series {result.head_series:,}; load {result.load_average}",
         flush=True,
     )
@@ -288,6 +289,7 @@ def report(
             cells.append(f"{common.fmt_seconds(means[-1])} / {common.fmt_seconds(slowest)}")
         cells.append(_ratio(means[1], means[0]))
         cells.append(" / ".join(f"{m.missed.get(g, 0):g}" for m in (base, fleet)))
+        cells.append(" / ".join(str(len(m.evaluations.get(g, []))) for m in (base, fleet)))
         cells.append(str(int(_mean([float(w) for _, _, w in fleet.evaluations.get(g, [])]))))
         group_rows.append(cells)
     common.print_table(
@@ -298,6 +300,7 @@ def report(
             "with bins mean / max",
             "ratio",
             "missed (baseline / bins)",
+            "evaluations",
             "samples out",
         ],
         group_rows,

@@ -96,6 +96,8 @@ class Measurement:
     failures: dict[str, float] = field(default_factory=dict)
     #: rule group -> iterations missed (an evaluation that overran the interval) by the end
     missed: dict[str, float] = field(default_factory=dict)
+    #: False if some group had fewer than the evaluations asked for when the run's bound came
+    complete: bool = True
     #: model -> (scraped series, series recorded by rules), from `count({model=...})`
     per_model: dict[str, tuple[int, int]] = field(default_factory=dict)
     rss_bytes: int = 0
@@ -251,8 +253,10 @@ def measure(
         )
         started, cpu_started = time.time(), cpu_seconds(process.pid)
         print(f"  all targets scraped whole after {started - began:.0f} s", flush=True)
-        # A deadline, not a speed bound: on a loaded machine a group can miss its interval.
-        deadline = time.monotonic() + 3 * (evaluations + 2) * interval_seconds + 120
+        # A bound on the run, not a speed bound: a group slower than the interval misses
+        # iterations (counted), and one that has not run `evaluations` times by then is
+        # reported with the evaluations it had (`complete` False), not waited for.
+        deadline = time.monotonic() + 2 * (evaluations + 2) * interval_seconds + 60
         done = 0
         while True:
             metrics = own_metrics(base)
@@ -264,10 +268,10 @@ def measure(
             if seen and least >= evaluations:
                 break
             if time.monotonic() > deadline:
+                result.complete = False
                 counts = {group: len(runs) for group, runs in result.evaluations.items()}
-                raise TimeoutError(
-                    f"fewer than {evaluations} rule evaluations: {counts}\n{_tail(log)}"
-                )
+                print(f"  stopped waiting; evaluations per group: {counts}", flush=True)
+                break
             time.sleep(0.5)
         result.missed = {
             _short(labels["rule_group"]): value
