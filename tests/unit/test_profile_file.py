@@ -1,4 +1,4 @@
-"""Profile files round-trip a profile exactly, are byte-stable, and refuse a damaged file by name."""
+"""Profile files round-trip a profile exactly, are byte-stable, refuse a damaged file by name."""
 
 from __future__ import annotations
 
@@ -90,7 +90,10 @@ def test_the_same_profile_gives_the_same_bytes_and_hash() -> None:
     settings = shaping_settings(SETTINGS, "credit")
     assert write_profile(profile, settings) == write_profile(profile, settings)
     other = write_profile(replace(profile, rows=profile.rows + 1), settings)
-    assert read_profile(other, "a").sha256 != read_profile(write_profile(profile, settings), "b").sha256
+    assert (
+        read_profile(other, "a").sha256
+        != read_profile(write_profile(profile, settings), "b").sha256
+    )
 
 
 @pytest.mark.parametrize(
@@ -120,7 +123,7 @@ def test_a_payload_that_hashes_right_but_is_not_a_profile_is_refused() -> None:
     header = {"format_version": 1, "payload_bytes": len(payload)}
     header["sha256"] = hashlib.sha256(payload).hexdigest()  # type: ignore[assignment]
     forged = MAGIC + json.dumps(header).encode() + b"\n" + payload
-    with pytest.raises(ProfileFileError, match="x.profile: invalid payload: unreadable"):
+    with pytest.raises(ProfileFileError, match=r"x\.profile: invalid payload: unreadable"):
         read_profile(forged, "x.profile")
 
 
@@ -130,7 +133,7 @@ def test_a_profile_file_installs_under_the_model_it_is_given_with_warnings() -> 
     assert profiled.profile.model == "credit"
     assert profiled.warnings == ["the profile was built for model 'fraud'"]
     narrow = Settings(limits={"max_features_per_model": 2})
-    with pytest.raises(InvalidInput, match="4 features exceed limits.max_features_per_model"):
+    with pytest.raises(InvalidInput, match=r"4 features exceed limits\.max_features_per_model"):
         file_reference("credit", content, narrow, "body")
 
 
