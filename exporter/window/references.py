@@ -265,10 +265,9 @@ class ReferenceLoader:
         status = self.statuses[model]
         kept = " (the last good reference stays in use)" if status.loaded else ""
         if error != status.error:  # a missing file or URL is retried: say so once
-            log.error(
-                "model %s: reference %s cannot be loaded: %s%s",
+            log.error(  # `error` names the location
+                "model %s: reference cannot be loaded: %s%s",
                 model,
-                status.location,
                 error,
                 kept,
                 extra={"event": "reference_failed", "model": model},
