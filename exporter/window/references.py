@@ -180,8 +180,10 @@ class ReferenceLoader:
 
     def stop(self) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join(1.0)  # one blocked on a slow URL is a daemon: it dies with the process
+        deadline = time.monotonic() + 2.0  # one blocked on a slow URL is a daemon: it dies
+        for thread in self._threads:  # with the process, so shutdown never waits for it long
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def pending(self) -> dict[str, str]:
         """Models whose reference is not loaded yet: `loading`, or the error of the last try."""
