@@ -1,4 +1,4 @@
-"""`drift-exporter serve|demo`: arguments -> Settings -> create_app -> uvicorn (one worker)."""
+"""`drift-exporter serve|demo|profile`: arguments -> Settings -> create_app -> uvicorn."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from exporter import __version__
 from exporter.app import create_app
 from exporter.logs import configure_logging
 from exporter.process import tune_for_serving
+from exporter.profile_command import add_profile_commands, check_config, run_profile
 from exporter.settings import DEFAULT_PORT, ConfigError, Settings, load_settings
 
 #: The demo judges drift on a smaller, faster window so it shows within a couple of minutes.
@@ -43,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--state-dir", type=Path, help="snapshot references and windows here; restore at start"
         )
+        if name == "serve":
+            command.add_argument(
+                "--check-config",
+                action="store_true",
+                help="load and validate the config and read every configured reference, "
+                "print one line and exit (0 when OK, 2 otherwise); no server is started",
+            )
         if name == "demo":
             command.add_argument("--records-per-second", type=float, default=200.0)
             command.add_argument("--drift-after-seconds", type=float, default=60.0)
@@ -51,11 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                 type=float,
                 help="stop after this long (default: run until ^C)",
             )
+    add_profile_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "profile":
+        return run_profile(args)
     overrides: dict[str, Any] = {}
     if args.command == "demo":
         overrides.update(DEMO_SETTINGS)
@@ -65,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides["port"] = args.port
     if args.state_dir is not None:
         overrides["state_dir"] = args.state_dir
+    if args.command == "serve" and args.check_config:
+        return check_config(args.config, overrides)
     try:
         settings = load_settings(args.config, **overrides)
         app = create_app(settings)  # reads auth.token_file: an unreadable one is a ConfigError

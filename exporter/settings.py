@@ -181,6 +181,9 @@ class ModelSettings(_Section):
     positive_class: str | int | float | bool | None = None
     decision_threshold: float = Field(0.5, allow_inf_nan=False)
     min_labels: int | None = Field(None, ge=1)
+    #: A profile file or raw reference data loaded at start (exporter.window.references):
+    #: a path, a file:// URL or an http(s):// URL.
+    reference: str | None = Field(None, min_length=1)
 
 
 class Settings(BaseSettings):
@@ -215,6 +218,8 @@ class Settings(BaseSettings):
     state_dir: Path | None = None
     snapshot_interval_seconds: float = Field(60.0, gt=0)
     shutdown_timeout_seconds: float = Field(10.0, gt=0)
+    #: How often a configured reference file is checked for a change (and re-read).
+    reference_poll_interval_seconds: float = Field(5.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
