@@ -20,6 +20,7 @@ from exporter import __version__
 from exporter.api import api_router, docs
 from exporter.api.auth import BearerAuth, load_token
 from exporter.api.errors import domain_error, validation_error
+from exporter.api.listeners import IngestListener
 from exporter.errors import DomainError
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.report import EvaluationReport
@@ -104,6 +105,13 @@ def create_app(
             token=token,
             protect_reads=settings.auth.protect_reads,
             protect_metrics=settings.auth.protect_metrics,
+            on_reject=lambda reason: app.state.rejections.increment(reason),
+        )
+    ingest = settings.ingest_address
+    if ingest is not None:  # outside auth: a write to the main listener is refused, token or not
+        app.add_middleware(
+            IngestListener,
+            ingest=ingest,
             on_reject=lambda reason: app.state.rejections.increment(reason),
         )
     app.add_exception_handler(DomainError, domain_error)

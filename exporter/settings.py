@@ -16,7 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +32,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from exporter.listen import Address, parse_address
 from exporter.logs import LogFormat
 from exporter.truth.concept import DetectorSettings
 
@@ -198,6 +207,8 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = Field(DEFAULT_PORT, ge=1, le=65_535)
+    #: "HOST:PORT" of a second listener that alone takes writes (exporter.listen); None: one.
+    ingest_listen: str | None = None
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     log_format: LogFormat = "text"
     evaluation_interval_seconds: float = Field(15.0, gt=0)
@@ -236,6 +247,18 @@ class Settings(BaseSettings):
         if yaml_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
+
+    @field_validator("ingest_listen")
+    @classmethod
+    def _ingest_listen(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and parse_address(value).port == info.data.get("port"):
+            raise ValueError(f"ingest_listen {value!r} needs a port other than port")
+        return value
+
+    @property
+    def ingest_address(self) -> Address | None:
+        """`ingest_listen` parsed, or None when every route is on `host`/`port`."""
+        return None if self.ingest_listen is None else parse_address(self.ingest_listen)
 
     def model_for(self, model: str) -> ModelSettings:
         """The declarations for `model`, empty when the config names none."""
