@@ -73,7 +73,7 @@ class QualityResult:
         }
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class WindowCounts:
     """A column's window counts that replicas can sum (`pooling`, docs/metrics.md).
 

@@ -90,8 +90,10 @@ class PoolingText:
     """The pooling families as text, equal to `render_text(pooling_gauges(reports))`, written
     from what is kept of the last render: each model's reference lines while its reference
     (its binned columns' names and reference bins) is the same, and the label part of each
-    count sample. Not thread-safe: `ReportBoard` renders under its lock. Holds the models of
-    the last render only."""
+    count sample. Not thread-safe: `ReportBoard` renders under its lock. Bound: holds the
+    models of the last render only, each with one string per window-bin and count series
+    (the label part) and one text of its reference-bin series: in all, strings about the
+    size of the text of the model's pooling series."""
 
     def __init__(self) -> None:
         self._models: dict[str, _ModelLines] = {}
