@@ -90,6 +90,19 @@ class DriftSettings(_Section):
     min_valid_records: int | None = Field(None, ge=1)
 
 
+class PoolingSettings(_Section):
+    """What a sidecar exports so that Prometheus can pool the windows of a model's replicas
+    (docs/metrics.md, "Pooling across replicas"): per-reference-bin window counts, the
+    reference's bin counts, data-quality counts and the noise quantile's z.
+
+    Bound: a feature (or prediction) with more than `max_bins_per_feature` reference bins
+    exports no bin series, so each model adds at most 2 x max_bins_per_feature x (features + 1)
+    bin series."""
+
+    enabled: bool = True
+    max_bins_per_feature: int = Field(64, ge=2, le=10_001)
+
+
 class LimitSettings(_Section):
     """Caps on what one client can make the sidecar hold."""
 
@@ -219,6 +232,7 @@ class Settings(BaseSettings):
     window: WindowSettings = WindowSettings()
     reference: ReferenceSettings = ReferenceSettings()
     drift: DriftSettings = DriftSettings()
+    pooling: PoolingSettings = PoolingSettings()
     limits: LimitSettings = LimitSettings()
     labels: LabelSettings = LabelSettings()
     concept_drift: ConceptDriftSettings = ConceptDriftSettings()
