@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -112,13 +112,14 @@ class Stack:
 
 def start_stack(
     workdir: Path,
-    sidecar_port: int,
+    sidecar_port: int | Sequence[int],
     webhook: WebhookReceiver,
     *,
     interval_seconds: int = 1,
     for_seconds: int = 5,
 ) -> Stack:
-    """Alertmanager, then Prometheus, both from the shipped configs, on free ports."""
+    """Alertmanager, then Prometheus, both from the shipped configs, on free ports; Prometheus
+    scrapes every sidecar port given (the replicas of a fleet) in the drift-exporter job."""
     for binary in ("prometheus", "prometheus-alertmanager"):
         if shutil.which(binary) is None:
             raise RuntimeError(
@@ -148,13 +149,13 @@ def start_stack(
     prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
         f"127.0.0.1:{am_port}"
     ]
+    sidecar_ports = [sidecar_port] if isinstance(sidecar_port, int) else list(sidecar_port)
     for job in prometheus["scrape_configs"]:
-        target = (
-            f"127.0.0.1:{sidecar_port}"
+        job["static_configs"][0]["targets"] = (
+            [f"127.0.0.1:{port}" for port in sidecar_ports]
             if job["job_name"] == "drift-exporter"
-            else f"127.0.0.1:{prom_port}"
+            else [f"127.0.0.1:{prom_port}"]
         )
-        job["static_configs"][0]["targets"] = [target]
     prom_config = workdir / "prometheus.yml"
     prom_config.write_text(yaml.safe_dump(prometheus))
 
@@ -180,8 +181,8 @@ def start_stack(
         wait_for(f"{stack.prometheus}/-/ready", process=processes[1])
         # Deadlines, not speed bounds: the first scrape comes ~5 s after Prometheus is ready.
         wait_until(
-            lambda: stack.query('up{job="drift-exporter"} == 1'),
-            "Prometheus never scraped the sidecar",
+            lambda: len(stack.query('up{job="drift-exporter"} == 1')) == len(sidecar_ports),
+            "Prometheus never scraped every sidecar",
             timeout=120,
         )
     except Exception:
