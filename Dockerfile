@@ -22,8 +22,11 @@ COPY exporter ./exporter
 COPY client/drift_exporter_client ./client/drift_exporter_client
 # The example model server and its traffic, for the compose demo (not installed as a package).
 COPY examples ./examples
+# /profiles: where docker-compose's one-shot `profile` service writes the example model's
+# reference; a new named volume mounted there takes this directory's owner, so `drift` can write.
 RUN pip install . \
-    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin drift
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin drift \
+    && install -d -o drift /profiles
 
 USER drift
 

@@ -5,6 +5,10 @@ The model server's DriftMiddleware forwards every exchange to the sidecar, so th
 whole client path: model server -> DriftLogger -> sidecar -> /metrics.
 
     python -m examples.traffic --sidecar http://127.0.0.1:9808 --model-server http://127.0.0.1:8000
+
+With `--no-reference` nothing is uploaded: the sidecar loads the model's reference at start
+(`models.<name>.reference`, as docker-compose.yml's sidecar does), and the traffic waits until
+its /readyz says it is loaded.
 """
 
 from __future__ import annotations
@@ -29,6 +33,27 @@ def wait_until_up(url: str, deadline: float) -> None:
     sys.exit(f"traffic: {url} did not come up")
 
 
+def wait_until_ready(url: str, model: str, deadline: float) -> None:
+    """Until the sidecar's /readyz is 200 (every configured reference loaded); then `model`
+    must be one of its models, or the traffic would only be rejected."""
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    else:
+        sys.exit(f"traffic: {url}/readyz did not answer 200")
+    listed = httpx.get(f"{url}/v1/models", timeout=10)
+    listed.raise_for_status()
+    if model not in {entry["model"] for entry in listed.json()["models"]}:
+        sys.exit(
+            f"traffic: --no-reference, but {url} has no reference for {model!r}: set "
+            f"models.{model}.reference in its config, or drop --no-reference to upload one"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sidecar", default="http://127.0.0.1:9808")
@@ -37,18 +62,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records-per-second", type=float, default=100.0)
     parser.add_argument("--drift-after-seconds", type=float, default=60.0)
     parser.add_argument("--duration-seconds", type=float, help="stop after this long")
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="upload no reference: the sidecar loads the model's at start from its config",
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
     wait_until_up(args.sidecar, started + 120)
     wait_until_up(args.model_server, started + 120)
-    reference = httpx.put(
-        f"{args.sidecar}/v1/models/{args.model}/reference",
-        json={"records": reference_records()},
-        timeout=60,
-    )
-    reference.raise_for_status()
-    print(f"traffic: reference for {args.model!r} uploaded", flush=True)
+    if args.no_reference:
+        wait_until_ready(args.sidecar, args.model, started + 120)
+        print(f"traffic: the sidecar loaded the reference for {args.model!r} at start", flush=True)
+    else:
+        reference = httpx.put(
+            f"{args.sidecar}/v1/models/{args.model}/reference",
+            json={"records": reference_records()},
+            timeout=60,
+        )
+        reference.raise_for_status()
+        print(f"traffic: reference for {args.model!r} uploaded", flush=True)
 
     tick = 0.5
     batch = max(1, int(args.records_per_second * tick))
