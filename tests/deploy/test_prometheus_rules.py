@@ -33,6 +33,10 @@ GATE = "(drift_window_records >= drift_window_min_records)"
 # evidence, and are warnings, except the severe prediction drift, which pages.
 DRIFT_GROUPS = {"drift-features", "drift-prediction"}
 DECISION = re.compile(r"^(feature|model):(drift_\w+):(drifted|severe|many)$")
+# The labels of one model of one deployment under the default _config (deploy/mixin): what
+# thresholds are grouped by and joined on, so two deployments' same-named models never merge.
+GROUP_LABELS = "cluster, namespace, job, model"
+MIXIN_RULE_SOURCES = PROMETHEUS_DIR.parent / "mixin" / "rule_files"
 
 
 def _alert_names() -> list[str]:
@@ -130,11 +134,11 @@ def test_recording_rules_are_named_level_metric_operations() -> None:
 
 def test_aggregating_recording_rules_use_without_except_thresholds() -> None:
     # STYLE.md: `without`, so job/instance survive. Thresholds are the one
-    # exception: keyed on model alone so the alerts' join stays one-to-one.
+    # exception: keyed on one model of one deployment so the alerts' join stays one-to-one.
     for rule in recording_rules():
         expr = rule["expr"]
         if rule["record"].startswith("model:drift_threshold_"):
-            assert "group by (model)" in expr, rule["record"]
+            assert f"group by ({GROUP_LABELS})" in expr, rule["record"]
         elif re.search(r"\b(sum|max|min|avg|count)\b", expr):
             assert " by (" not in expr and "without (" in expr, rule["record"]
 
@@ -156,9 +160,12 @@ def test_every_threshold_value_falls_back_from_its_override() -> None:
         assert name.endswith(":value"), name
         override = name.removesuffix(":value") + ":override"
         expr = " ".join(rule["expr"].split())
+        # the override (keyed on model) spread to every deployment of the model, else the default
+        deployments = f"group by ({GROUP_LABELS}) (drift_window_records)"
         assert re.fullmatch(
-            rf"{re.escape(override)} or on \(model\) [0-9.]+ \* group by \(model\) "
-            r"\(drift_window_records\)",
+            rf"\( {re.escape(override)} \* on \(model\) group_right \(\) "
+            rf"{re.escape(deployments)} \) "
+            rf"or on \({GROUP_LABELS}\) [0-9.]+ \* {re.escape(deployments)}",
             expr,
         ), expr
 
@@ -224,12 +231,18 @@ def test_two_rules_with_one_name_differ_in_severity() -> None:
 
 
 def test_every_for_has_a_comment_saying_why() -> None:
-    for path in rule_files():
+    # The comments live in the rules' source, the mixin's jsonnet (the YAML is its render).
+    sources = sorted(MIXIN_RULE_SOURCES.glob("*.libsonnet"))
+    assert sources
+    found = 0
+    for path in sources:
         lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines):
-            if re.match(r"\s*for:", line):
+            if re.match(r"\s*'for':", line):
+                found += 1
                 previous = lines[number - 1].strip()
-                assert "#" in line or previous.startswith("#"), f"{path.name}:{number + 1}"
+                assert "//" in line or previous.startswith("//"), f"{path.name}:{number + 1}"
+    assert found == sum("for" in rule for rule in alert_rules())
 
 
 def test_every_alert_holds_for_a_while() -> None:
@@ -298,7 +311,7 @@ def test_decisions_apply_the_one_rule_of_drifted() -> None:
         scope = metric.split("_")[1]  # feature or prediction
         statistic = metric.removeprefix(f"drift_{scope}_")
         assert expr.startswith(
-            f"( {metric} >= on (model) group_left () "
+            f"( {metric} >= on ({GROUP_LABELS}) group_left () "
             f"model:drift_threshold_{scope}_{statistic}_{severity}:value ) "
             # one to one on every label: this sidecar's, this feature's critical value
             f">= {metric}_critical and (drift_{scope}_judged == 1) and "
