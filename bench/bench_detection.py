@@ -1,8 +1,8 @@
 """Detection benchmark (issue 13): false alarms and detection rates, drift-exporter against
 Evidently and NannyML at their defaults, on the same windows.
 
-    python bench/bench_detection.py                       # the README table: 18 min at load 10
-    python bench/bench_detection.py --quick               # ~2 min smoke run (at load 5)
+    python bench/bench_detection.py                       # the README tables: 25 min at load 10-14
+    python bench/bench_detection.py --quick               # smoke run: 1.5 min idle, 4 min at load 6
     python bench/bench_detection.py --drift-config '{"alpha": 0.01}' --monitors drift-exporter
     python bench/bench_detection.py --json results.json
 
@@ -20,6 +20,13 @@ with no edit here. Every window of a cell is judged by drift-exporter; the peers
 judge the first --peer-windows of the same windows. Seeded: the same arguments give the same
 windows and the same table. Verdicts per target are computed from the results (PASS / FAIL
 with the numbers), never asserted.
+
+Matched false-alarm rate (the ROC view): the peers reach their detection at 15-100 % false
+alarms, drift-exporter at <= 1 %, which says nothing about which one sees better. So each
+monitor also gives every window a score (bench/detection_scores.py; checked on every window
+to reproduce its own flags), every monitor is cut at the quantile of its own no-drift scores
+that leaves --matched-rate (1 %) of them alarming (the peers judge --peer-null-windows no-drift
+windows for it), and detection at that cut is compared, with binomial 95 % intervals.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
 import detection_report as report
+import detection_scores as scoring
 import numpy as np
 from detection_data import DATASETS, SCENARIOS, Population, population, reference_rows, window_rows
 
@@ -49,8 +57,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--null-windows",
         type=int,
-        default=100,
+        default=200,
         help="no-drift windows per n, drift-exporter (the false-alarm cells)",
+    )
+    parser.add_argument(
+        "--peer-null-windows",
+        type=int,
+        default=200,
+        help="no-drift windows per n judged by the peers (the matched false-alarm cut's quantile)",
     )
     parser.add_argument(
         "--windows", type=int, default=25, help="windows per drift cell, drift-exporter"
@@ -58,8 +72,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--peer-windows",
         type=int,
-        default=15,
-        help="windows per cell judged by the peers: the first of the same windows",
+        default=25,
+        help="windows per drift cell judged by the peers: the first of the same windows",
+    )
+    parser.add_argument(
+        "--matched-rate",
+        type=float,
+        default=0.01,
+        help="family-wise false-alarm rate every monitor is re-thresholded to (the ROC view)",
     )
     parser.add_argument("--references", type=int, default=3, help="reference draws per dataset")
     parser.add_argument("--reference-rows", type=int, default=10_000)
@@ -105,7 +125,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: synthetic set, 20 / 10 windows (peers 5), 2 references",
+        help="smoke run: synthetic set, 20 / 10 windows (peers 20 / 5), 2 references",
     )
     parser.add_argument("--json", help="write every cell, the settings and the verdicts here")
     parser.add_argument("--nannyml-worker", nargs=2, help=argparse.SUPPRESS)
@@ -114,6 +134,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
             null_windows=20,
             windows=10,
             peer_windows=5,
+            peer_null_windows=20,
             references=2,
             datasets="synthetic",
             evidently_check=1,
@@ -145,9 +166,11 @@ def split(text: str) -> list[str]:
 
 
 def windows_for(config: dict[str, Any], scenario: str, ours: bool) -> int:
-    """Windows of a cell: the peers judge the first of drift-exporter's windows."""
-    full = config["null_windows"] if scenario == "none" else config["windows"]
-    return full if ours else min(full, config["peer_windows"])
+    """Windows of a cell: the peers judge the first of drift-exporter's windows (no-drift
+    windows: --peer-null-windows of them, which may be more than drift-exporter's)."""
+    if scenario == "none":
+        return config["null_windows"] if ours else config["peer_null_windows"]
+    return config["windows"] if ours else min(config["windows"], config["peer_windows"])
 
 
 def judge_cells(
@@ -165,14 +188,18 @@ def judge_cells(
         for scenario in scenarios:
             windows = windows_for(config, scenario, ours)
             flags = np.zeros((windows, len(pop.features)), dtype=bool)
+            scores = np.zeros((windows, len(pop.features)))
             judged = np.zeros(windows, dtype=bool)
             moved = []
             for w in range(windows):
                 columns, shifted = window_rows(pop, config["seed"], n, scenario, w)
-                flags[w], judged[w] = monitor.judge(w % draws, columns)
+                flags[w], judged[w], scores[w] = monitor.judge(w % draws, columns)
+                scoring.check_scores(
+                    monitor.name, f"{pop.name} n={n} {scenario} window {w}", flags[w], scores[w]
+                )
                 moved.append(sorted(shifted))
                 count += 1
-            out[str(n)][scenario] = report.summarise(flags, moved, judged)
+            out[str(n)][scenario] = report.summarise(flags, moved, judged, scores)
     return out, (time.perf_counter() - started) / max(count, 1)
 
 
@@ -197,17 +224,22 @@ def judge_nannyml(
             "windows": counts,
         }
         result = run_nannyml(job, python)
-        meta = {k: v for k, v in result.items() if k != "flags"}
+        meta = {k: v for k, v in result.items() if k not in ("flags", "scores", "below_lower")}
         out[str(n)] = {}
         for scenario in scenarios:
             windows = counts[scenario]
-            flags = np.array(result["flags"][scenario], dtype=bool).reshape(
-                windows, len(pop.features)
-            )
+            shape = (windows, len(pop.features))
+            flags = np.array(result["flags"][scenario], dtype=bool).reshape(shape)
+            scores = np.array(result["scores"][scenario], dtype=np.float64).reshape(shape)
+            for w in range(windows):  # NannyML alerts strictly above (below) its thresholds
+                where = f"{pop.name} n={n} {scenario} window {w}"
+                scoring.check_scores("NannyML", where, flags[w], scores[w], strict=True)
             moved = [
                 sorted(window_rows(pop, config["seed"], n, scenario, w)[1]) for w in range(windows)
             ]
-            out[str(n)][scenario] = report.summarise(flags, moved, np.ones(windows, dtype=bool))
+            cell = report.summarise(flags, moved, np.ones(windows, dtype=bool), scores)
+            cell["below_lower"] = result["below_lower"][scenario]
+            out[str(n)][scenario] = cell
     seconds = (time.perf_counter() - started) / max(sum(counts.values()) * len(sizes), 1)
     return out, seconds, meta
 
@@ -241,7 +273,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         json_option("--settings", args.settings), json_option("--drift-config", args.drift_config)
     )
     sizes = [int(n) for n in split(args.sizes)]
-    keys = ("null_windows", "windows", "peer_windows", "references", "reference_rows", "seed")
+    keys = (
+        "null_windows",
+        "windows",
+        "peer_null_windows",
+        "peer_windows",
+        "references",
+        "reference_rows",
+        "seed",
+        "matched_rate",
+    )
     config = {k: getattr(args, k) for k in keys}
     results: dict[str, Any] = {}
     seconds: dict[str, dict[str, float]] = {}
@@ -278,12 +319,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 results[name]["NannyML"], seconds[name]["NannyML"] = cells, per_window
                 versions["nannyml"] = meta["version"]
+                below = {
+                    f"n={n} {s}": c["below_lower"]
+                    for n, by_s in cells.items()
+                    for s, c in by_s.items()
+                    if c["below_lower"]
+                }
+                notes.append(
+                    f"NannyML, {name}: windows alarmed by a value under the lower threshold: "
+                    + (", ".join(f"{k}: {v}" for k, v in below.items()) or "none")
+                )
                 notes.append(
                     f"NannyML methods: {', '.join(meta['methods'])}"
                     + (f"; ran in {meta['where']}" if "where" in meta else "")
                 )
     ours = [m for m in next(iter(results.values()), {}) if m.startswith("drift-exporter")]
     peers = [p for p in PEERS if any(p in r for r in results.values())]
+    matched = {
+        dataset: {m: scoring.matched_cells(by_n, args.matched_rate) for m, by_n in by_m.items()}
+        for dataset, by_m in results.items()
+    }
     return {
         "machine": common.machine_line(),
         "config": {
@@ -304,10 +359,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "versions": versions,
         "seconds_per_window": seconds,
         "results": results,
+        "matched": matched,
         "verdicts": [
             v
             for m in ours
-            for v in report.verdicts(results, m, peers, args.floor_sd, args.floor_mass)
+            for v in [
+                *report.verdicts(results, m, peers, args.floor_sd, args.floor_mass),
+                report.matched_verdict(
+                    matched, m, peers, args.matched_rate, args.floor_sd, args.floor_mass
+                ),
+            ]
         ],
         "notes": notes,
     }
@@ -318,8 +379,9 @@ def print_document(document: dict[str, Any]) -> None:
     print(f"# Detection benchmark  ({document['machine']})")
     print(
         f"windows per cell: drift-exporter {config['null_windows']} without drift, "
-        f"{config['windows']} with; peers at most {config['peer_windows']} (the first of the "
-        f"same windows); {config['references']} reference draws of "
+        f"{config['windows']} with; peers {config['peer_null_windows']} without, at most "
+        f"{config['peer_windows']} with (the first of the same windows); "
+        f"{config['references']} reference draws of "
         f"{config['reference_rows']:,} rows; seed {config['seed']}"
     )
     print(
@@ -329,6 +391,17 @@ def print_document(document: dict[str, Any]) -> None:
         print(f"variants: {'; '.join(settings['variants'])}")
     print()
     headers, rows = report.table_rows(document["results"], config["scenarios"])
+    common.print_table(headers, rows)
+    print()
+    print(
+        f"At a matched false-alarm rate: every monitor cut at the quantile of its own family-wise "
+        f"scores on the no-drift windows that leaves {report.percent(config['matched_rate'])} of "
+        f"them alarming (peers: {config['peer_null_windows']} no-drift windows, drift-exporter "
+        f"{config['null_windows']}); detection = the moved feature's score above the cut, "
+        f"[Wilson 95 %]; 'true' = 95 % interval of the cut's real false-alarm rate"
+    )
+    print()
+    headers, rows = report.matched_table(document["matched"], config["scenarios"])
     common.print_table(headers, rows)
     print()
     for dataset, by_monitor in document["seconds_per_window"].items():
@@ -345,6 +418,8 @@ def print_document(document: dict[str, Any]) -> None:
             f"{v['status']}  [{v['monitor']}] {v['target']} ({v['checked']} cells)"
             + (f": {detail}" if detail else "")
         )
+        if v.get("wins"):
+            print(f"      above the better peer beyond the interval: {'; '.join(v['wins'])}")
 
 
 def main(argv: list[str] | None = None) -> int:

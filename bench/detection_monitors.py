@@ -1,6 +1,8 @@
 """The three monitors of the detection benchmark, each judging the same windows.
 
-Every monitor answers, per window, one boolean per feature: flagged as drifted or not.
+Every monitor answers, per window, one boolean per feature (flagged as drifted or not) and one
+score per feature (bench/detection_scores.py: >= 1 where the monitor flags at its defaults,
+larger = more evidence of drift), for the matched false-alarm comparison.
 
 * `DriftExporter`: the real pipeline at the settings object's defaults. The reference profile
   is built as PUT /reference builds it (`decode_reference` + `build_profile`, via
@@ -25,6 +27,7 @@ Every monitor answers, per window, one boolean per feature: flagged as drifted o
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import tempfile
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import common
+import detection_scores as scoring
 import numpy as np
 from detection_data import Columns, Population, reference_rows, window_rows
 
@@ -68,7 +72,8 @@ class DriftExporter:
         )
         self.profiles[draw] = common.build_reference_profile(MODEL, body, self.settings)
 
-    def judge(self, draw: int, window: Columns) -> tuple[np.ndarray, bool]:
+    def judge(self, draw: int, window: Columns) -> tuple[np.ndarray, bool, np.ndarray]:
+        """(flags, judged, scores) of one window; a feature not judged scores NaN."""
         from exporter.evaluation.evaluator import evaluate
         from exporter.window.model import ModelWindow
 
@@ -89,9 +94,29 @@ class DriftExporter:
         report = evaluate(
             model_window.snapshot(), settings.drift, settings.min_records_for(MODEL), now[0]
         )
-        by_name = {column.name: column.drifted for column in report.features}
-        flags = np.array([by_name.get(name) is True for name in names])
-        return flags, report.status == "ok"
+        by_name = {column.name: column for column in report.features}
+        flags = np.array([name in by_name and by_name[name].drifted is True for name in names])
+        scores = np.array([self.score(by_name.get(name)) for name in names])
+        return flags, report.status == "ok", scores
+
+    def score(self, column: Any) -> float:
+        """The column's score under the settings' method (detection_scores), NaN if not judged."""
+        from exporter.evaluation.decision import deciding_statistic, effect_floor
+
+        if column is None or column.drifted is None:
+            return math.nan
+        drift = self.settings.drift
+        if drift.method == "pvalue":
+            test = next(s for s in column.statistics if s.name in ("ks", "chi2"))
+            psi = column.statistic("psi")
+            return scoring.exporter_pvalue_score(
+                test.adjusted_pvalue,
+                drift.alpha,
+                None if psi is None else psi.value,
+                effect_floor("psi", drift),
+            )
+        deciding = column.statistic(deciding_statistic(column.kind, drift.method))
+        return scoring.exporter_score(deciding.value, deciding.threshold)
 
 
 class Evidently:
@@ -111,8 +136,14 @@ class Evidently:
     def fit(self, draw: int, reference: Columns) -> None:
         self.references[draw] = self.pd.DataFrame(reference)
 
-    def judge(self, draw: int, window: Columns) -> tuple[np.ndarray, bool]:
-        return np.array([s["drifted"] for s in self.scores(draw, window)]), True
+    def judge(self, draw: int, window: Columns) -> tuple[np.ndarray, bool, np.ndarray]:
+        """(flags, judged, scores) of one window: each column's test at its threshold."""
+        columns = self.scores(draw, window)
+        flags = np.array([s["drifted"] for s in columns])
+        scores = np.array(
+            [scoring.evidently_score(s["test"], s["score"], s["threshold"]) for s in columns]
+        )
+        return flags, True, scores
 
     def scores(self, draw: int, window: Columns) -> list[dict[str, Any]]:
         from evidently.legacy.calculations.stattests.registry import get_stattest
@@ -135,7 +166,9 @@ class Evidently:
             out.append(
                 {
                     "method": test.display_name,
+                    "test": test.name,
                     "score": float(result.drift_score),
+                    "threshold": float(result.actual_threshold),
                     "drifted": bool(result.drifted),
                 }
             )
@@ -179,7 +212,7 @@ class Evidently:
 
 
 def nannyml_flags(job: dict[str, Any]) -> dict[str, Any]:
-    """Flags of every window of `job` (one dataset, one n), in this interpreter.
+    """Flags and scores of every window of `job` (one dataset, one n), in this interpreter.
 
     job: dataset, n, seed, references, reference_rows, windows {scenario: count}. Windows
     w = r, r + R, r + 2R, ... of each scenario use reference draw r; for each draw one
@@ -196,6 +229,8 @@ def nannyml_flags(job: dict[str, Any]) -> dict[str, Any]:
     flags = {
         s: np.zeros((count, len(pop.features)), dtype=bool) for s, count in job["windows"].items()
     }
+    scores = {s: np.zeros(f.shape) for s, f in flags.items()}
+    below = {s: np.zeros(f.shape, dtype=bool) for s, f in flags.items()}
     prints = []
     for r in range(draws):
         reference = pd.DataFrame(reference_rows(pop, job["seed"], r, job["reference_rows"]))
@@ -217,18 +252,39 @@ def nannyml_flags(job: dict[str, Any]) -> dict[str, Any]:
         methods = {c[1] for c in table.columns if c[-1] == "alert"}
         if len(table) != len(order):
             raise RuntimeError(f"NannyML made {len(table)} chunks of {len(order)} windows")
+        if len(methods) != 1:
+            raise RuntimeError(f"NannyML used {sorted(methods)}, expected one method a column")
+        (method,) = methods
         for i, (s, w) in enumerate(order):
-            flags[s][w] = [
-                bool(table[(name, method, "alert")].iloc[i])
+            flags[s][w] = [bool(table[(name, method, "alert")].iloc[i]) for name in pop.names]
+            scores[s][w] = [
+                scoring.nannyml_score(
+                    float(table[(name, method, "value")].iloc[i]),
+                    _threshold(table[(name, method, "lower_threshold")].iloc[i]),
+                    _threshold(table[(name, method, "upper_threshold")].iloc[i]),
+                )
                 for name in pop.names
-                for method in methods
+            ]
+            below[s][w] = [
+                table[(name, method, "value")].iloc[i]
+                < (_threshold(table[(name, method, "lower_threshold")].iloc[i]) or -math.inf)
+                for name in pop.names
             ]
         prints.append(sorted(methods))
     return {
         "flags": {s: f.tolist() for s, f in flags.items()},
+        "scores": {s: v.tolist() for s, v in scores.items()},
+        # windows alarmed by a value under the lower threshold (closer to the reference than
+        # the reference's own chunks), per scenario
+        "below_lower": {s: int(b.any(axis=1).sum()) for s, b in below.items()},
         "version": nannyml.__version__,
         "methods": sorted({m for p in prints for m in p}),
     }
+
+
+def _threshold(value: Any) -> float | None:
+    """A NannyML threshold cell: None (or NaN) where the method has no such threshold."""
+    return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
 def run_nannyml(job: dict[str, Any], python: str | None) -> dict[str, Any]:

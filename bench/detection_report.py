@@ -13,6 +13,10 @@ Verdicts compare Monte Carlo rates. Against a fixed bound (<= 1 %, >= 90 %, >= 9
 point estimate is compared and the counts printed. Between two rates (n against the next n,
 ours against a peer) a difference counts only beyond two standard errors of the difference,
 sqrt(p1 (1 - p1) / W1 + p2 (1 - p2) / W2), since both are estimated from W windows.
+
+`matched_table` and `matched_verdict` read the matched false-alarm view
+(detection_scores.matched_cells): there a difference counts only when Newcombe's 95 % interval
+of it excludes 0.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from detection_data import scenario_kind
+from detection_scores import difference_interval, family_score
 
 FALSE_ALARM_BOUND = 0.01
 SMALL_N_DETECTION = 0.90
@@ -31,8 +36,16 @@ LARGE_N = 1_000
 STRONG = ("mean 0.5 sd", "mass 20 %")
 
 
-def summarise(flags: np.ndarray, moved: list[list[int]], judged: np.ndarray) -> dict[str, Any]:
-    """The rates of one cell; `flags` is windows x features."""
+def summarise(
+    flags: np.ndarray,
+    moved: list[list[int]],
+    judged: np.ndarray,
+    scores: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The rates of one cell; `flags` and `scores` are windows x features.
+
+    With `scores` (bench/detection_scores.py) the cell also keeps each window's family-wise
+    score and its moved features' scores (a feature not judged: 0), for the matched view."""
     windows, features = flags.shape
     cell: dict[str, Any] = {
         "windows": int(windows),
@@ -40,6 +53,13 @@ def summarise(flags: np.ndarray, moved: list[list[int]], judged: np.ndarray) -> 
         "alarm": float(flags.any(axis=1).mean()) if windows else math.nan,
         "per_feature": flags.mean(axis=0).tolist() if windows else [],
     }
+    if scores is not None:
+        cell["scores"] = [family_score(row) for row in scores]
+        if any(moved):
+            cell["moved_scores"] = [
+                np.nan_to_num(row[hit], nan=0.0).tolist()
+                for row, hit in zip(scores, moved, strict=True)
+            ]
     if any(moved):
         caught, innocent = [], []
         for row, hit in zip(flags, moved, strict=True):
@@ -258,3 +278,90 @@ def _peer_failures(
                         f" < {peer} {percent(best['detected'])}"
                     )
     return failures, checked
+
+
+def matched_table(
+    matched: dict[str, dict[str, Any]], scenarios: list[str]
+) -> tuple[list[str], list[list[str]]]:
+    """Markdown rows of the matched view: each monitor cut at its own no-drift quantile."""
+    shifts = [s for s in scenarios if s not in ("none", "half")]
+    headers = ["set", "monitor", "n", "no-drift windows", "cut", "false alarms at the cut"]
+    headers += shifts
+    rows = []
+    for dataset, monitors in matched.items():
+        for monitor, by_n in monitors.items():
+            for n, cells in by_n.items():
+                none = cells["none"]
+                low, high = none["true_rate_95"]
+                row = [
+                    dataset,
+                    monitor,
+                    f"{int(n):,}",
+                    str(none["windows"]),
+                    f"{none['cut']:.3g}",
+                    f"{percent(none['alarm'])} (true {percent(low)}-{percent(high)})",
+                ]
+                for s in shifts:
+                    c = cells.get(s)
+                    row.append(
+                        "-"
+                        if c is None
+                        else f"{100 * c['detected']:.0f} % "
+                        f"[{100 * c['detected_95'][0]:.0f}-{100 * c['detected_95'][1]:.0f}]"
+                    )
+                rows.append(row)
+    return headers, rows
+
+
+def matched_verdict(
+    matched: dict[str, dict[str, Any]],
+    monitor: str,
+    peers: list[str],
+    rate: float,
+    floor_sd: float,
+    floor_mass: float,
+) -> dict[str, Any]:
+    """The matched target: at the same no-drift false-alarm rate, `monitor`'s detection is not
+    below the better peer's on any shift at or above the floor, beyond the 95 % interval of
+    the difference (Newcombe). Cells where it is above beyond that interval are listed too."""
+    failures, wins, checked = [], [], 0
+    for dataset, monitors in matched.items():
+        for n, cells in monitors.get(monitor, {}).items():
+            for scenario, ours in cells.items():
+                kind, size = scenario_kind(scenario)
+                if kind not in ("mean", "mass"):
+                    continue
+                if size < (floor_sd if kind == "mean" else floor_mass):
+                    continue
+                theirs = [
+                    (p, monitors[p][n][scenario])
+                    for p in peers
+                    if scenario in monitors.get(p, {}).get(n, {})
+                ]
+                if not theirs:
+                    continue
+                checked += 1
+                peer, best = max(theirs, key=lambda item: item[1]["detected"])
+                low, high = difference_interval(
+                    best["detected"], best["windows"], ours["detected"], ours["windows"]
+                )
+                text = (
+                    f"{dataset} n={int(n):,} {scenario}: {percent(ours['detected'])} vs "
+                    f"{peer} {percent(best['detected'])} (difference 95 % "
+                    f"{100 * low:+.0f} to {100 * high:+.0f} points)"
+                )
+                if low > 0:
+                    failures.append(text)
+                elif high < 0:
+                    wins.append(text)
+    status = "PASS" if not failures and checked else ("FAIL" if failures else "NOT MEASURED")
+    return {
+        "monitor": monitor,
+        "target": f"matched false-alarm rate ({percent(rate)} of no-drift windows, every monitor "
+        f"cut at its own quantile): detection >= the better peer's on every shift >= the floor "
+        f"({floor_sd} sd, {percent(floor_mass)} mass), within the 95 % interval",
+        "status": status,
+        "checked": checked,
+        "failures": failures,
+        "wins": wins,
+    }

@@ -20,6 +20,7 @@ from exporter import __version__
 from exporter.api import api_router, docs
 from exporter.api.auth import BearerAuth, load_token
 from exporter.api.errors import domain_error, validation_error
+from exporter.api.listeners import IngestListener
 from exporter.errors import DomainError
 from exporter.evaluation.evaluator import evaluate
 from exporter.evaluation.report import EvaluationReport
@@ -28,8 +29,10 @@ from exporter.evaluation.worker import EvaluationWorker
 from exporter.ingest.formats.cloudevents import CloudEventJoiner
 from exporter.prometheus.board import ReportBoard, evaluation_duration_histogram
 from exporter.prometheus.collectors import LiveCollector, PersistenceCollector, RejectionCounter
+from exporter.prometheus.references import ReferenceCollector
 from exporter.settings import Settings
 from exporter.window.persistence import SnapshotWriter, StateDirectory
+from exporter.window.references import ReferenceLoader
 from exporter.window.store import WindowStore
 
 log = logging.getLogger(__name__)
@@ -42,14 +45,19 @@ class _Running:
     scheduler: EvaluationScheduler
     worker: EvaluationWorker | None
     writer: SnapshotWriter | None
+    references: ReferenceLoader | None = None
 
     def start(self, run_scheduler: bool) -> None:
         if run_scheduler:
             self.scheduler.start()
         if self.writer is not None:
             self.writer.start()
+        if self.references is not None:  # after the worker's fork: threads of their own
+            self.references.start()
 
     def stop(self) -> None:
+        if self.references is not None:
+            self.references.stop()
         self.scheduler.stop()
         if self.worker is not None:
             self.worker.close()
@@ -99,6 +107,13 @@ def create_app(
             protect_metrics=settings.auth.protect_metrics,
             on_reject=lambda reason: app.state.rejections.increment(reason),
         )
+    ingest = settings.ingest_address
+    if ingest is not None:  # outside auth: a write to the main listener is refused, token or not
+        app.add_middleware(
+            IngestListener,
+            ingest=ingest,
+            on_reject=lambda reason: app.state.rejections.increment(reason),
+        )
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     return app
@@ -142,7 +157,23 @@ def _build(
     app.state.evaluation_duration = duration
     app.state.scheduler = scheduler
     app.state.evaluation_worker = worker
-    return _Running(scheduler, worker, writer)
+    app.state.references = _references(settings, store, state, board, registry)
+    return _Running(scheduler, worker, writer, app.state.references)
+
+
+def _references(
+    settings: Settings,
+    store: WindowStore,
+    state: StateDirectory | None,
+    board: ReportBoard,
+    registry: CollectorRegistry,
+) -> ReferenceLoader | None:
+    """The loader of the references the config names (none when it names none)."""
+    if not any(declared.reference for declared in settings.models.values()):
+        return None
+    loader = ReferenceLoader(settings, store, state, installed=board.discard)
+    registry.register(ReferenceCollector(loader))
+    return loader
 
 
 def _persistence(

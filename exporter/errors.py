@@ -18,6 +18,7 @@ RejectReason = Literal[
     "invalid_name",
     "limit",
     "unauthorized",
+    "wrong_listener",
 ]
 
 #: Every reason, in the order the counter exports them.
@@ -29,6 +30,7 @@ REJECT_REASONS: tuple[RejectReason, ...] = (
     "invalid_name",
     "limit",
     "unauthorized",
+    "wrong_listener",
 )
 
 

@@ -16,7 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +32,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from exporter.listen import Address, parse_address
 from exporter.logs import LogFormat
 from exporter.truth.concept import DetectorSettings
 
@@ -79,6 +88,19 @@ class DriftSettings(_Section):
     psi_smoothing: float = Field(1e-4, gt=0, lt=0.5)
     #: Valid values a column needs to be judged; None: 5 per reference bin, at most 50.
     min_valid_records: int | None = Field(None, ge=1)
+
+
+class PoolingSettings(_Section):
+    """What a sidecar exports so that Prometheus can pool the windows of a model's replicas
+    (docs/metrics.md, "Pooling across replicas"): per-reference-bin window counts, the
+    reference's bin counts, data-quality counts and the noise quantile's z.
+
+    Bound: a feature (or prediction) with more than `max_bins_per_feature` reference bins
+    exports no bin series, so each model adds at most 2 x max_bins_per_feature x (features + 1)
+    bin series."""
+
+    enabled: bool = True
+    max_bins_per_feature: int = Field(64, ge=2, le=10_001)
 
 
 class LimitSettings(_Section):
@@ -181,6 +203,9 @@ class ModelSettings(_Section):
     positive_class: str | int | float | bool | None = None
     decision_threshold: float = Field(0.5, allow_inf_nan=False)
     min_labels: int | None = Field(None, ge=1)
+    #: A profile file or raw reference data loaded at start (exporter.window.references):
+    #: a path, a file:// URL or an http(s):// URL.
+    reference: str | None = Field(None, min_length=1)
 
 
 class Settings(BaseSettings):
@@ -195,6 +220,8 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = Field(DEFAULT_PORT, ge=1, le=65_535)
+    #: "HOST:PORT" of a second listener that alone takes writes (exporter.listen); None: one.
+    ingest_listen: str | None = None
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     log_format: LogFormat = "text"
     evaluation_interval_seconds: float = Field(15.0, gt=0)
@@ -205,6 +232,7 @@ class Settings(BaseSettings):
     window: WindowSettings = WindowSettings()
     reference: ReferenceSettings = ReferenceSettings()
     drift: DriftSettings = DriftSettings()
+    pooling: PoolingSettings = PoolingSettings()
     limits: LimitSettings = LimitSettings()
     labels: LabelSettings = LabelSettings()
     concept_drift: ConceptDriftSettings = ConceptDriftSettings()
@@ -215,6 +243,8 @@ class Settings(BaseSettings):
     state_dir: Path | None = None
     snapshot_interval_seconds: float = Field(60.0, gt=0)
     shutdown_timeout_seconds: float = Field(10.0, gt=0)
+    #: How often a configured reference file is checked for a change (and re-read).
+    reference_poll_interval_seconds: float = Field(5.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -231,6 +261,18 @@ class Settings(BaseSettings):
         if yaml_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
+
+    @field_validator("ingest_listen")
+    @classmethod
+    def _ingest_listen(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and parse_address(value).port == info.data.get("port"):
+            raise ValueError(f"ingest_listen {value!r} needs a port other than port")
+        return value
+
+    @property
+    def ingest_address(self) -> Address | None:
+        """`ingest_listen` parsed, or None when every route is on `host`/`port`."""
+        return None if self.ingest_listen is None else parse_address(self.ingest_listen)
 
     def model_for(self, model: str) -> ModelSettings:
         """The declarations for `model`, empty when the config names none."""

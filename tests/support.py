@@ -64,9 +64,13 @@ def wait_until(
 
 
 def start_sidecar(
-    config: Path, port: int, log: Path, env: dict[str, str] | None = None
+    config: Path,
+    port: int,
+    log: Path,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> subprocess.Popen[bytes]:
-    """`python -m exporter serve` on 127.0.0.1:`port`, logging to `log`."""
+    """`python -m exporter serve` on `host`:`port`, logging to `log`."""
     command = [
         sys.executable,
         "-m",
@@ -75,7 +79,7 @@ def start_sidecar(
         "--config",
         str(config),
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
     ]

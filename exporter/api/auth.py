@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from exporter.api.events import log_rejection
+from exporter.api.listeners import READ_METHODS
 from exporter.errors import RejectReason
 from exporter.settings import AuthSettings, ConfigError
 
@@ -25,7 +26,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+_READS = READ_METHODS
 _ALWAYS_OPEN = frozenset({"/healthz", "/readyz"})
 _DOCS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/"})
 

@@ -37,11 +37,26 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "The evaluator is not running."}})
-async def readyz(scheduler: SchedulerDep) -> Response:
-    """Ready: configuration loaded and the evaluation worker running."""
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": "The evaluator is not running, or a configured reference is not "
+            "loaded yet (`references` names each such model: `loading` or why it failed)."
+        }
+    },
+)
+async def readyz(request: Request, scheduler: SchedulerDep) -> Response:
+    """Ready: configuration loaded, the evaluation worker running and every reference the
+    config names (`models.<name>.reference`) loaded."""
     if not scheduler.running:
         return JSONResponse({"status": "evaluator not running"}, status_code=503)
+    references = request.app.state.references
+    pending = {} if references is None else references.pending()
+    if pending:
+        return JSONResponse(
+            {"status": "references not loaded", "references": pending}, status_code=503
+        )
     return JSONResponse({"status": "ready"})
 
 

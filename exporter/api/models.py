@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -17,45 +14,30 @@ from exporter.api.deps import BoardDep, ModelName, SettingsDep, StoreDep, read_b
 from exporter.api.events import log_reference_uploaded
 from exporter.api.schemas import ERROR_RESPONSES, ReferenceRequest, json_body
 from exporter.errors import InvalidInput
-from exporter.ingest.media import CSV, JSON, media_type
-from exporter.ingest.names import check_feature_name
-from exporter.ingest.reference import ReferenceTable, decode_reference
+from exporter.ingest.media import CSV, JSON, OCTET_STREAM, media_type
 from exporter.memory import release_freed_memory
 from exporter.prometheus.board import ReportBoard
-from exporter.settings import ModelSettings, Settings
-from exporter.window.profile import ProfileError, ReferenceProfile, build_profile
+from exporter.settings import Settings
+from exporter.window.profile import ReferenceProfile
+from exporter.window.profile_file import ProfileFileError
+from exporter.window.reference_data import ProfiledReference, file_reference, profile_data
 from exporter.window.store import WindowStore
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 log = logging.getLogger(__name__)
 
-#: Words that, as a part of a column name (`y_pred`, `churn_score`, `predicted_proba`), suggest
-#: the column is the model's output.
-PREDICTION_WORDS = frozenset(
-    {
-        "score",
-        "scores",
-        "pred",
-        "preds",
-        "predicted",
-        "prediction",
-        "predictions",
-        "ypred",
-        "yhat",
-        "output",
-        "outputs",
-        "prob",
-        "probs",
-        "proba",
-        "probability",
-        "probabilities",
-        "label",
-        "labels",
+
+def _with_profile_file(extra: dict[str, Any]) -> dict[str, Any]:
+    """The reference body's OpenAPI, plus the profile file form."""
+    extra["requestBody"]["content"][OCTET_STREAM] = {
+        "schema": {
+            "type": "string",
+            "format": "binary",
+            "description": "A profile file written by `drift-exporter profile build`.",
+        }
     }
-)
-#: Column names quoted in a warning or an error before the rest are only counted.
-_NAMES_SHOWN = 20
+    return extra
 
 
 @router.get("")
@@ -91,7 +73,7 @@ async def list_models(store: StoreDep, board: BoardDep) -> dict[str, Any]:
 @router.put(
     "/{model}/reference",
     status_code=201,
-    openapi_extra=json_body(ReferenceRequest, csv=True),
+    openapi_extra=_with_profile_file(json_body(ReferenceRequest, csv=True)),
     responses={200: {"description": "An existing reference was replaced."}, **ERROR_RESPONSES},
 )
 async def put_reference(
@@ -113,18 +95,23 @@ async def put_reference(
         str | None, Query(description="The label's CSV column; default: the config's.")
     ] = None,
 ) -> dict[str, Any]:
-    """Upload the training data; replaces the profile atomically and restarts the window.
+    """Upload the training data (JSON records or CSV), or a profile file built by
+    `drift-exporter profile build` (`application/octet-stream`); replaces the profile
+    atomically and restarts the window.
 
     The body is the profile summary plus `prediction_drift` (whether the reference has a
     prediction to compare), `prediction_column` (where it came from) and `warnings`.
     `?prediction_column=` names the prediction's column (CSV) or feature (JSON records); 422
     when there is no such column."""
     store.check_room(model)  # before the body is read: a full store refuses at once
-    media = media_type(request.headers.get("content-type"), (JSON, CSV))
+    media = media_type(request.headers.get("content-type"), (JSON, CSV, OCTET_STREAM))
     body = await read_body(request, settings.limits.max_body_bytes)
-    upload = await run_in_threadpool(
-        _profile, model, body, media, settings, prediction_column, label_column
-    )
+    if media == OCTET_STREAM:
+        upload = await run_in_threadpool(_profile_file, model, body, settings)
+    else:
+        upload = await run_in_threadpool(
+            profile_data, model, body, media, settings, prediction_column, label_column
+        )
     del body
     # The parse of a large upload leaves tens of MiB of freed heap behind: give it back.
     await run_in_threadpool(release_freed_memory)
@@ -174,6 +161,14 @@ async def _replace_reference(
     return created
 
 
+def _profile_file(model: str, body: bytes, settings: Settings) -> ProfiledReference:
+    """A profile file's bytes as the model's reference; 422 naming what is wrong with it."""
+    try:
+        return file_reference(model, body, settings, "body")
+    except ProfileFileError as error:
+        raise InvalidInput(error.problem, "body") from None
+
+
 @router.get("/{model}/reference", responses=ERROR_RESPONSES)
 async def get_reference(model: ModelName, store: StoreDep) -> dict[str, Any]:
     """The profile: features, types, bin edges, categories, rows."""
@@ -192,154 +187,3 @@ async def delete_model(
     if request.app.state.state_directory is not None:
         request.app.state.state_directory.remove(model)
     return Response(status_code=204)
-
-
-@dataclass(frozen=True)
-class _Upload:
-    """A profiled reference and what the upload found out about its prediction."""
-
-    profile: ReferenceProfile
-    columns: tuple[str, ...]
-    prediction_column: str | None
-    warnings: list[str]
-
-
-def _profile(
-    model: str,
-    body: bytes,
-    media: str,
-    settings: Settings,
-    prediction_column: str | None,
-    label_column: str | None,
-) -> _Upload:
-    """The body decoded, checked and profiled, with the warnings about its prediction."""
-    declared = settings.model_for(model)
-    expected, labels = _column_names(media, settings, declared, prediction_column, label_column)
-    table = decode_reference(
-        body,
-        media,
-        settings.limits.max_records_per_request,
-        prediction_column=expected,
-        label_column=labels,
-        declared=declared.features,
-        max_features=settings.limits.max_features_per_model,
-    )
-    _check_table(table, media, prediction_column, settings.limits.max_features_per_model)
-    try:
-        profile = build_profile(
-            model,
-            table.columns,
-            table.predictions,
-            table.labels,
-            declared=declared.features,
-            prediction_kind=declared.prediction_type,
-            settings=settings.reference,
-            model_settings=declared,
-        )
-    except ProfileError as error:
-        raise InvalidInput(str(error), "records") from None
-    warnings = _prediction_warnings(table, profile, media, expected)
-    return _Upload(profile, tuple(_available(table)), table.prediction_column, warnings)
-
-
-def _column_names(
-    media: str,
-    settings: Settings,
-    declared: ModelSettings,
-    prediction_column: str | None,
-    label_column: str | None,
-) -> tuple[str, str]:
-    """(prediction column, label column) to read: the query's, else the model's, else the
-    config's; for JSON records the prediction is their `prediction` unless the query names a
-    feature. 422 when the query names the label column as the prediction."""
-    labels = label_column or declared.label_column or settings.label_column
-    if media == CSV:  # the config's prediction_column names a CSV column
-        expected = prediction_column or declared.prediction_column or settings.prediction_column
-    else:  # JSON records carry theirs under `prediction`, or the query names a feature
-        expected = prediction_column or "prediction"
-    if prediction_column and prediction_column == labels:
-        raise InvalidInput(
-            f"{prediction_column!r} is the label column (label_column); the prediction must "
-            "be another column",
-            "query.prediction_column",
-        )
-    return expected, labels
-
-
-def _check_table(
-    table: ReferenceTable, media: str, prediction_column: str | None, cap: int
-) -> None:
-    """422 unless the table has the queried prediction column, rows, and 1..`cap` features
-    with valid names."""
-    if prediction_column and table.prediction_column != prediction_column:
-        raise InvalidInput(
-            f"no column {prediction_column!r} in the reference; its columns are "
-            f"{_quoted(_available(table))}",
-            "query.prediction_column",
-        )
-    if table.rows == 0:
-        raise InvalidInput("the reference has no records", "records")
-    if not table.columns:
-        raise InvalidInput("the reference has no features", "records")
-    if len(table.columns) > cap:
-        raise InvalidInput(
-            f"{len(table.columns)} features exceed limits.max_features_per_model ({cap})",
-            "records",
-            reason="limit",
-        )
-    where = "line 1" if media == CSV else "records[].features"
-    for name in table.columns:
-        check_feature_name(name, where)
-
-
-def _prediction_warnings(
-    table: ReferenceTable, profile: ReferenceProfile, media: str, expected: str
-) -> list[str]:
-    """Why prediction drift is off, if it is: no prediction column, or one all missing."""
-    warnings = []
-    if table.prediction_column is None:
-        warnings.append(_no_prediction_warning(media, expected, list(table.columns)))
-    elif profile.prediction is None:
-        warnings.append(
-            f"every value of the prediction column {table.prediction_column!r} is missing, "
-            "so prediction drift is off."
-        )
-    return warnings
-
-
-def prediction_candidates(names: Sequence[str]) -> list[str]:
-    """The names with a word that suggests a model output (PREDICTION_WORDS), in order."""
-    return [
-        name
-        for name in names
-        if not PREDICTION_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", name.lower()))
-    ]
-
-
-def _no_prediction_warning(media: str, expected: str, columns: list[str]) -> str:
-    if media == CSV:
-        missing = f"no column {expected!r} in the reference, so prediction drift is off."
-    else:
-        missing = "the records carry no 'prediction', so prediction drift is off."
-    candidates = prediction_candidates(columns)
-    hint = (
-        f" Columns that look like a prediction: {_quoted(candidates)}; if one of them is the "
-        "model's output, upload again with ?prediction_column=<name>."
-        if candidates
-        else " If a column is the model's output, upload again with ?prediction_column=<name>."
-    )
-    return f"{missing}{hint} Columns: {_quoted(columns)}."
-
-
-def _available(table: ReferenceTable) -> list[str]:
-    """The columns a prediction_column could name: the features, and the prediction's own."""
-    names = list(table.columns)
-    if table.prediction_column is not None:
-        names.append(table.prediction_column)
-    return names
-
-
-def _quoted(names: Sequence[str]) -> str:
-    shown = ", ".join(repr(name) for name in names[:_NAMES_SHOWN])
-    more = len(names) - _NAMES_SHOWN
-    return f"{shown} and {more} more" if more > 0 else shown or "none"

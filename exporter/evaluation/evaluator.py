@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import ndtri
 
 from exporter.evaluation.decision import (
     critical_quantile,
@@ -35,8 +36,9 @@ from exporter.evaluation.report import (
     PerformanceReport,
     QualityResult,
     StatisticResult,
+    WindowCounts,
 )
-from exporter.settings import DriftSettings, LabelSettings
+from exporter.settings import DriftSettings, LabelSettings, PoolingSettings
 from exporter.stats import chi2, compare_ecdfs, jensen_shannon, psi
 from exporter.stats.bridges import BrownianBridges, brownian_bridges
 from exporter.stats.calibration import (
@@ -63,6 +65,7 @@ from exporter.window.profile import (
 from exporter.window.snapshot import ColumnWindow, TruthSnapshot, WindowSnapshot
 
 DEFAULT_MIN_LABELS = LabelSettings().min_labels
+DEFAULT_POOLING = PoolingSettings()
 
 #: PSI's and Jensen-Shannon's smoothing: half a count (Jeffreys) added to every bin of both
 #: histograms, the estimators exporter.stats.calibration's critical values are calibrated for.
@@ -79,10 +82,13 @@ def evaluate(
     now: float,
     *,
     min_labels: int = DEFAULT_MIN_LABELS,
+    pooling: PoolingSettings = DEFAULT_POOLING,
 ) -> EvaluationReport:
     """Compare the window with the reference; below `min_records` only data quality is reported.
 
-    Below `min_labels` labelled pairs the realised performance is left out.
+    Below `min_labels` labelled pairs the realised performance is left out. With
+    `pooling.enabled` and a non-empty window, the report also carries the counts replicas can
+    sum (each column's `counts`) and the z of the no-drift quantiles.
     """
     profile = snapshot.profile
     judged = snapshot.records >= min_records
@@ -90,6 +96,9 @@ def evaluate(
     features_judged = sum(
         1 for column, window in pairs[: len(profile.features)] if _judgeable(column, window, drift)
     )
+    # The features are one family, the prediction is one of its own.
+    quantiles = (critical_quantile(drift.alpha, features_judged), critical_quantile(drift.alpha, 1))
+    counted = pooling if pooling.enabled and snapshot.records else None
     reports = [
         _column_report(
             column,
@@ -97,8 +106,8 @@ def evaluate(
             snapshot.records,
             drift,
             judged,
-            # The features are one family, the prediction is one of its own.
-            critical_quantile(drift.alpha, features_judged if i < len(profile.features) else 1),
+            quantiles[0] if i < len(profile.features) else quantiles[1],
+            counted,
         )
         for i, (column, window) in enumerate(pairs)
     ]
@@ -124,6 +133,10 @@ def evaluate(
         correction=drift.correction,
         alpha=drift.alpha,
         performance=_performance(snapshot, min_labels, judged),
+        noise_quantile_z=None if counted is None else float(ndtri(quantiles[0])),
+        prediction_noise_quantile_z=(
+            None if counted is None or prediction is None else float(ndtri(quantiles[1]))
+        ),
     )
 
 
@@ -209,6 +222,7 @@ def _column_report(
     drift: DriftSettings,
     judged: bool,
     quantile: float,
+    pooling: PoolingSettings | None,
 ) -> ColumnReport:
     quality = _quality(column, window, records) if records else None
     statistics: tuple[StatisticResult, ...] = ()
@@ -232,6 +246,7 @@ def _column_report(
         quality=quality,
         min_valid_records=min_valid_records_for(column.bins, drift),
         not_judged=not_judged,
+        counts=None if pooling is None else _window_counts(column, window, pooling),
     )
 
 
@@ -242,6 +257,24 @@ def _quality(column: ColumnProfile, window: ColumnWindow, records: int) -> Quali
         type_mismatch_ratio=window.type_mismatch / records,
         unseen_category_ratio=None if numeric else window.unseen / records,
         out_of_range_ratio=window.out_of_range / records if numeric else None,
+    )
+
+
+def _window_counts(
+    column: ColumnProfile, window: ColumnWindow, pooling: PoolingSettings
+) -> WindowCounts:
+    """The numerators of `_quality`'s ratios, and the raw bin counts `_pooled_counts` starts
+    from (out-of-range numeric values are in the open-ended outer bins, unseen categories in
+    the overflow bin, as for PSI), unless the column has more bins than the cap."""
+    numeric = isinstance(column, NumericProfile)
+    capped = column.bins > pooling.max_bins_per_feature
+    return WindowCounts(
+        missing=window.missing + window.nan,
+        type_mismatch=window.type_mismatch,
+        unseen_category=None if numeric else window.unseen,
+        out_of_range=window.out_of_range if numeric else None,
+        window_bins=None if capped else tuple(window.counts.tolist()),
+        reference_bins=None if capped else tuple(column.counts.tolist()),
     )
 
 

@@ -74,6 +74,28 @@ class QualityResult:
 
 
 @dataclass(frozen=True)
+class WindowCounts:
+    """A column's window counts that replicas can sum (`pooling`, docs/metrics.md).
+
+    The data-quality counts are the numerators of QualityResult's ratios, whose denominator is
+    the window's records; the bins are the raw (un-pooled) counts over the reference's bins,
+    the same bins PSI is computed on before sparse bins are merged. Not part of the JSON report.
+    """
+
+    missing: int
+    """Missing or NaN/inf values: the numerator of missing_ratio."""
+    type_mismatch: int
+    unseen_category: int | None
+    """Categorical and boolean columns only."""
+    out_of_range: int | None
+    """Numeric columns only."""
+    window_bins: tuple[int, ...] | None
+    """Valid window values per reference bin; None above pooling.max_bins_per_feature."""
+    reference_bins: tuple[int, ...] | None
+    """The reference's values per bin; None above pooling.max_bins_per_feature."""
+
+
+@dataclass(frozen=True)
 class ColumnReport:
     """A feature's (or the prediction's) statistics, its drift decision and its data quality."""
 
@@ -86,6 +108,8 @@ class ColumnReport:
     #: Valid values needed to judge the column, and why it was not judged (None if it was).
     min_valid_records: int = 0
     not_judged: NotJudged | None = None
+    #: Summable counts, with `pooling.enabled` and a non-empty window (else None).
+    counts: WindowCounts | None = None
 
     def statistic(self, name: str) -> StatisticResult | None:
         return next((s for s in self.statistics if s.name == name), None)
@@ -176,6 +200,10 @@ class EvaluationReport:
     last_success_at: float | None = None
     error: str | None = None
     performance: PerformanceReport | None = None
+    #: Phi^-1 of the no-drift quantile the features' (and the prediction's) critical values
+    #: use, with `pooling.enabled` and a non-empty window (else None).
+    noise_quantile_z: float | None = None
+    prediction_noise_quantile_z: float | None = None
 
     @property
     def drifted_ratio(self) -> float | None:

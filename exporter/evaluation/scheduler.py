@@ -124,6 +124,7 @@ class EvaluationScheduler:
                 min_records,
                 self._clock(),
                 min_labels=settings.min_labels_for(model),
+                pooling=settings.pooling,
             )
         except Exception as error:  # a bug, not client input: keep serving, say so loudly
             log.exception("evaluation of model %r failed", model)

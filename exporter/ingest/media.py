@@ -9,6 +9,8 @@ from exporter.errors import UnsupportedMediaType
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 CSV = "text/csv"
+#: A profile file (exporter.window.profile_file), on PUT /v1/models/{model}/reference.
+OCTET_STREAM = "application/octet-stream"
 _MEDIA_ALIASES = {
     "application/json": JSON,
     "text/json": JSON,
@@ -18,6 +20,7 @@ _MEDIA_ALIASES = {
     "application/jsonl": NDJSON,
     "text/csv": CSV,
     "application/csv": CSV,
+    "application/octet-stream": OCTET_STREAM,
 }
 
 

@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporter.evaluation.report import ColumnReport, EvaluationReport, PerformanceReport
+from exporter.prometheus.pooling_families import pooling_gauges
 from exporter.truth.performance import PERFORMANCE_METRICS
 
 _COMPUTED = "Computed each evaluation interval from the rolling window."
@@ -64,10 +65,14 @@ PERFORMANCE_HELP = {
 
 
 class DriftCollector(Collector):
-    """Families built at collect time from one immutable mapping of model -> last report."""
+    """Families built at collect time from one immutable mapping of model -> last report.
 
-    def __init__(self, reports: Mapping[str, EvaluationReport]) -> None:
+    The pooling families come last; `pooling=False` leaves them out, for a caller that
+    writes them itself (`board.render`, with pooling_families.PoolingText)."""
+
+    def __init__(self, reports: Mapping[str, EvaluationReport], *, pooling: bool = True) -> None:
         self._reports = reports
+        self._pooling = pooling
 
     def collect(self) -> Iterator[Metric]:
         reports = [self._reports[model] for model in sorted(self._reports)]
@@ -76,6 +81,8 @@ class DriftCollector(Collector):
         yield from _calibration_gauges(reports)
         yield from _quality_gauges(reports)
         yield from _performance_gauges(reports)
+        if self._pooling:
+            yield from pooling_gauges(reports)
 
 
 def _gauge(

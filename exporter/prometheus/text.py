@@ -86,6 +86,15 @@ def _sample_line(
     return f"{name}{{{','.join(pairs)}}} {_go_float(value)}{stamp}\n"
 
 
+def sample_prefix(name: str, labels: dict[str, str]) -> str:
+    """A sample's line up to its value, `name{labels} `, written as `render_text` writes it:
+    for callers that write many values under the same labels (the pooling families' bins)."""
+    line = _sample_line(name, labels, 0.0, None)
+    if line is None:
+        raise ValueError(f"{name!r} or its labels {sorted(labels)} are not legacy names")
+    return line[: line.rindex(" ") + 1]
+
+
 class _LegacyNames:
     """Whether a name needs no escaping in the legacy format, each name matched once. Holds
     metric and label *names* only (a fixed set in this program), never label values."""

@@ -146,6 +146,11 @@ class ReferenceProfile:
     created_at: float = field(default_factory=time.time)
     performance: ReferencePerformance | None = None
     """The reference's realised performance, score calibration or loss table (with labels)."""
+    source: str | None = None
+    """`sha256:<hex>` of the profile file or reference data it came from (configured references
+    and profile files; None for a PUT of data), to tell a changed reference from the same one."""
+    version: str | None = None
+    """The model's version, as `profile build --model-version` recorded it."""
 
     @property
     def columns(self) -> tuple[ColumnProfile, ...]:
@@ -167,6 +172,8 @@ class ReferenceProfile:
             "features": [column.summary() for column in self.features],
             "prediction": None if self.prediction is None else self.prediction.summary(),
             "performance": None if self.performance is None else self.performance.summary(),
+            "source": self.source,
+            "model_version": self.version,
         }
 
 

@@ -29,7 +29,7 @@ from exporter.window.snapshot import (
     TruthState,
     WindowState,
 )
-from exporter.window.state_encoding import FORMAT, READABLE_VERSIONS
+from exporter.window.state_encoding import FORMAT, READABLE_VERSIONS, VERSION
 from exporter.window.state_fields import (
     SnapshotError,
     is_number,
@@ -96,7 +96,7 @@ def decode_state_file(path: Path) -> WindowState:
 def _decode_state(
     meta: dict[str, Any], arrays: dict[str, NDArray[Any]], version: int
 ) -> WindowState:
-    profile = _decode_profile(read_object(meta["profile"], "meta.profile"), arrays, version)
+    profile = decode_profile(read_object(meta["profile"], "meta.profile"), arrays, version)
     counters = _decode_counters(
         read_object(read_field(meta, "counters", "meta"), "meta.counters"), version
     )
@@ -124,9 +124,10 @@ def _decode_state(
     return WindowState(profile, counters, tuple(slices), records, truth)
 
 
-def _decode_profile(
-    described: dict[str, Any], arrays: dict[str, NDArray[Any]], version: int
+def decode_profile(
+    described: dict[str, Any], arrays: dict[str, NDArray[Any]], version: int = VERSION
 ) -> ReferenceProfile:
+    """The profile `encode_profile` described; SnapshotError names the field that is wrong."""
     where = "meta.profile"
     listed = read_list(read_field(described, "columns", where), f"{where}.columns")
     features = read_count(read_field(described, "features", where), f"{where}.features")
@@ -161,6 +162,7 @@ def _decode_profile(
             arrays,
             columns[features].bins if has_prediction else None,
         )
+    source, model_version = described.get("source"), described.get("model_version")
     return ReferenceProfile(
         model=read_text(read_field(described, "model", where), f"{where}.model"),
         rows=read_count(read_field(described, "rows", where), f"{where}.rows"),
@@ -169,6 +171,10 @@ def _decode_profile(
         labels=read_count(read_field(described, "labels", where), f"{where}.labels"),
         created_at=read_number(read_field(described, "created_at", where), f"{where}.created_at"),
         performance=performance,
+        source=None if source is None else read_text(source, f"{where}.source"),
+        version=None
+        if model_version is None
+        else read_text(model_version, f"{where}.model_version"),
     )
 
 

@@ -13,6 +13,7 @@ from exporter.truth.performance import ReferencePerformance
 from exporter.window.profile import (
     ColumnProfile,
     NumericProfile,
+    ReferenceProfile,
 )
 from exporter.window.snapshot import (
     TruthState,
@@ -33,7 +34,6 @@ def encode_state(state: WindowState, now: float) -> tuple[dict[str, Any], dict[s
     """
     arrays: dict[str, NDArray[Any]] = {}
     profile = state.profile
-    columns = [_encode_column(column, f"p{i}", arrays) for i, column in enumerate(profile.columns)]
     slices = []
     for j, part in enumerate(state.slices):
         for i, counts in enumerate(part.counts):
@@ -54,16 +54,7 @@ def encode_state(state: WindowState, now: float) -> tuple[dict[str, Any], dict[s
         "format": FORMAT,
         "version": VERSION,
         "saved_at": now,
-        "profile": {
-            "model": profile.model,
-            "rows": profile.rows,
-            "labels": profile.labels,
-            "created_at": profile.created_at,
-            "features": len(profile.features),
-            "has_prediction": profile.prediction is not None,
-            "columns": columns,
-            "performance": _encode_performance(profile.performance, arrays),
-        },
+        "profile": encode_profile(profile, arrays),
         "counters": {
             "records": counters.records,
             "invalid": counters.invalid,
@@ -84,6 +75,25 @@ def encode_state(state: WindowState, now: float) -> tuple[dict[str, Any], dict[s
     arrays["truth_pairs"] = _json_array([truth.truth, truth.predicted])
     arrays["truth_pending"] = _json_array([list(entry) for entry in truth.pending])
     return meta, arrays
+
+
+def encode_profile(profile: ReferenceProfile, arrays: dict[str, NDArray[Any]]) -> dict[str, Any]:
+    """A profile as JSON-able metadata, its arrays added to `arrays` (also the payload of a
+    profile file, exporter.window.profile_file). `source` and `model_version` are optional
+    on read: files written before profile files lack them."""
+    columns = [_encode_column(column, f"p{i}", arrays) for i, column in enumerate(profile.columns)]
+    return {
+        "model": profile.model,
+        "rows": profile.rows,
+        "labels": profile.labels,
+        "created_at": profile.created_at,
+        "features": len(profile.features),
+        "has_prediction": profile.prediction is not None,
+        "columns": columns,
+        "performance": _encode_performance(profile.performance, arrays),
+        "source": profile.source,
+        "model_version": profile.version,
+    }
 
 
 def _json_array(value: Any) -> NDArray[np.uint8]:

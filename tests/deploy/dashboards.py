@@ -8,6 +8,9 @@ every panel query against a live Prometheus::
     for title, expr in dashboard_queries(path, model="demo", time_range="10m"):
         ...  # GET /api/v1/query?query=expr
 
+``POOLED_RULES`` names the pooled recording rules of issue 14's fleet contract, which the
+fleet panels read; ``selectors`` splits a query into its series selectors.
+
 Import it by path from elsewhere (``importlib.util.spec_from_file_location``)
 or as ``tests.deploy.dashboards`` when the repository root is on ``sys.path``.
 """
@@ -22,10 +25,42 @@ from typing import Any
 
 DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards"
 
+#: The pooled recording rules of the fleet contract (issue 14; deploy/prometheus/rules/
+#: drift_pooled.yml): every replica's window together, `sum without (instance, pod)`.
+POOLED_RULES = frozenset(
+    {
+        "model_feature:drift_window_records:pooled",
+        *(
+            f"model_feature:drift_feature_{metric}:pooled"
+            for metric in (
+                "psi",
+                "jensen_shannon",
+                "chi2_statistic",
+                "valid_records",
+                "psi_critical",
+                "jensen_shannon_critical",
+                "missing_ratio",
+                "type_mismatch_ratio",
+                "unseen_category_ratio",
+                "out_of_range_ratio",
+            )
+        ),
+        "model:drift_prediction_psi:pooled",
+        "model:drift_prediction_psi_critical:pooled",
+        *(f"model:drift_performance_{m}:pooled" for m in ("accuracy", "mae", "mse", "rmse")),
+        "model:drift_labelled_window_records:pooled",
+        "model_feature:drift_feature_psi:pooled_drifted",
+        "model_feature:drift_feature_psi:pooled_drifted_since",
+    }
+)
+
 # $name, ${name}, ${name:format} and the legacy [[name]].
 _VARIABLE = re.compile(
     r"\$\{(?P<braced>\w+)(?::\w+)?\}|\$(?P<plain>\w+)(?![\w])|\[\[(?P<legacy>\w+)\]\]"
 )
+# A series selector: a metric or rule name and its matchers, e.g. drift_window_records{job=~"$job"}.
+_SELECTOR = re.compile(r"(?<![\w:])(?P<name>[a-zA-Z_:][\w:]*)\{(?P<matchers>[^}]*)\}")
+_MATCHER = re.compile(r'\s*(?P<label>\w+)\s*(?P<op>=~|!~|!=|=)\s*"(?P<value>(?:[^"\\]|\\.)*)"\s*,?')
 
 
 def load_dashboard(path: str | Path) -> dict[str, Any]:
@@ -47,24 +82,52 @@ def query_panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
     return (panel for panel in iter_panels(dashboard) if panel.get("type") != "row")
 
 
+def selectors(expr: str) -> list[tuple[str, dict[str, tuple[str, str]]]]:
+    """(name, {label: (operator, value)}) of every series selector with matchers in expr.
+
+    >>> selectors('sum(rate(x{job=~"$job", model="m"}[1m])) / y{a!="b"}')
+    [('x', {'job': ('=~', '$job'), 'model': ('=', 'm')}), ('y', {'a': ('!=', 'b')})]
+    """
+    found = []
+    for match in _SELECTOR.finditer(expr):
+        body = match.group("matchers")
+        matchers = {
+            m.group("label"): (m.group("op"), m.group("value")) for m in _MATCHER.finditer(body)
+        }
+        if _MATCHER.sub("", body).strip():
+            raise ValueError(f"cannot parse the matchers {{{body}}} in {expr!r}")
+        found.append((match.group("name"), matchers))
+    return found
+
+
 def substitute(
     expr: str,
     *,
     model: str = ".+",
     feature: str = ".+",
+    job: str = ".+",
+    instance: str = ".+",
+    cluster: str = ".*",
+    namespace: str = ".*",
     rate_interval: str = "1m",
     interval: str = "15s",
     time_range: str = "1h",
 ) -> str:
     """Replace Grafana's variables in a query by the given values.
 
-    ``$model`` and ``$feature`` appear inside ``=~"..."`` matchers, so pass a
-    regular expression (a plain model name is one). An unknown variable raises
-    ValueError rather than reaching Prometheus as a literal ``$``.
+    ``$model``, ``$feature``, ``$job``, ``$instance``, ``$cluster`` and ``$namespace``
+    appear inside ``=~"..."`` matchers, so pass a regular expression (a plain name is
+    one). The defaults are the dashboards' "All": ``.*`` for the deployment labels, which
+    also matches series without them. An unknown variable raises ValueError rather than
+    reaching Prometheus as a literal ``$``.
     """
     values = {
         "model": model,
         "feature": feature,
+        "job": job,
+        "instance": instance,
+        "cluster": cluster,
+        "namespace": namespace,
         "__rate_interval": rate_interval,
         "__interval": interval,
         "__range": time_range,
@@ -84,6 +147,10 @@ def dashboard_queries(
     *,
     model: str = ".+",
     feature: str = ".+",
+    job: str = ".+",
+    instance: str = ".+",
+    cluster: str = ".*",
+    namespace: str = ".*",
     rate_interval: str = "1m",
     interval: str = "15s",
     time_range: str = "1h",
@@ -91,14 +158,19 @@ def dashboard_queries(
 ) -> list[tuple[str, str]]:
     """(panel title, PromQL) for every panel target, variables substituted.
 
-    Substitutes ``$model``, ``$feature``, ``$__rate_interval``, ``$__interval``
-    and ``$__range`` with the keyword arguments. With ``include_annotations``,
-    Prometheus annotation queries are added with the title ``annotation: <name>``.
+    Substitutes ``$model``, ``$feature``, ``$job``, ``$instance``, ``$cluster``,
+    ``$namespace``, ``$__rate_interval``, ``$__interval`` and ``$__range`` with the
+    keyword arguments. With ``include_annotations``, Prometheus annotation queries
+    are added with the title ``annotation: <name>``.
     """
     dashboard = load_dashboard(path)
     options = {
         "model": model,
         "feature": feature,
+        "job": job,
+        "instance": instance,
+        "cluster": cluster,
+        "namespace": namespace,
         "rate_interval": rate_interval,
         "interval": interval,
         "time_range": time_range,

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 from deploy_support import ALERTMANAGER_DIR, alert_rules, load_yaml, require_binary, run_tool
+
+from tests.support import free_port, stop, wait_for, wait_until
 
 ALERTMANAGER_YML = ALERTMANAGER_DIR / "alertmanager.yml"
 SIDECAR = {"job": "drift-exporter", "instance": "sidecar:9808"}
 OTHER_SIDECAR = {"job": "drift-exporter", "instance": "sidecar-2:9808"}
+#: The model's pooled alerts (issue 14) carry no instance label.
+MODEL = {"job": "drift-exporter"}
 
 
 def _config() -> dict[str, Any]:
@@ -20,6 +29,11 @@ def _config() -> dict[str, Any]:
 
 def _alert(name: str, severity: str, **labels: str) -> dict[str, str]:
     return {"alertname": name, "severity": severity, **SIDECAR, **labels}
+
+
+def _pooled(name: str, severity: str, **labels: str) -> dict[str, str]:
+    """A model-level alert on the pooled rules: no instance."""
+    return {"alertname": name, "severity": severity, **MODEL, **labels}
 
 
 # ---------------------------------------------------------------- amtool
@@ -52,6 +66,9 @@ ROUTES = [
     ("ModelDriftFeatureOutOfRange", "warning", {"feature": "a"}, "team-warning"),
     ("ModelDriftExporterDown", "warning", {}, "team-warning"),
     ("ModelDriftWindowTooSmall", "warning", {}, "team-warning"),
+    ("ModelDriftReferenceMismatch", "warning", {"feature": "a"}, "team-warning"),
+    # The heartbeat: never a page, a ticket nor a retrain.
+    ("Watchdog", "none", {}, "null"),
 ]
 
 
@@ -101,8 +118,18 @@ def test_retrain_webhook_receives_resolved_notifications() -> None:
     assert webhook["send_resolved"] is True
 
 
-def test_retrain_route_continues_to_severity_routes() -> None:
+def test_watchdog_goes_first_to_the_null_receiver() -> None:
     routes = _config()["route"]["routes"]
+    assert routes[0] == {
+        "receiver": "null",
+        "matchers": ['alertname="Watchdog"'],
+        "repeat_interval": "5m",
+    }
+    assert {"name": "null"} in _config()["receivers"]
+
+
+def test_retrain_route_continues_to_severity_routes() -> None:
+    routes = _config()["route"]["routes"][1:]
     assert routes[0]["receiver"] == "retrain-webhook"
     assert routes[0]["continue"] is True
     # Impact only: critical alerts of the three impact kinds (docs/runbook.md).
@@ -236,9 +263,66 @@ INHIBITS = [
         _alert("ModelDriftPerformanceDrop", "critical", model="m"),
         _alert("ModelDriftPerformanceDrop", "warning", model="m"),
     ),
+    # the model's pooled alerts (no instance): critical silences the model's warning
+    (
+        _pooled("ModelDriftPredictionShift", "critical", model="m"),
+        _pooled("ModelDriftPredictionShift", "warning", model="m"),
+    ),
+    (
+        _pooled("ModelDriftFeatureMissingValues", "critical", model="m", feature="amount"),
+        _pooled("ModelDriftFeatureShift", "warning", model="m", feature="amount"),
+    ),
+    # no traffic to the model explains its thin pooled window
+    (
+        _pooled("ModelDriftNoTraffic", "warning", model="m"),
+        _pooled("ModelDriftWindowTooSmall", "warning", model="m"),
+    ),
+    # deployment labels identify too: same namespace and cluster
+    (
+        _pooled("ModelDriftPredictionShift", "critical", model="m", namespace="shop"),
+        _pooled("ModelDriftPredictionShift", "warning", model="m", namespace="shop"),
+    ),
 ]
 
 DOES_NOT_INHIBIT = [
+    # issue 14: one replica's alert never silences the model's pooled alerts, which the other
+    # replicas still feed: a sidecar down, a stale evaluation, a replica's own bad input
+    (
+        _alert("ModelDriftExporterDown", "warning"),
+        _pooled("ModelDriftFeatureShift", "warning", model="m", feature="amount"),
+    ),
+    (
+        _alert("ModelDriftEvaluationStale", "warning", model="m"),
+        _pooled("ModelDriftPerformanceDrop", "critical", model="m"),
+    ),
+    (
+        _alert("ModelDriftFeatureMissingValues", "critical", model="m", feature="amount"),
+        _pooled("ModelDriftFeatureShift", "warning", model="m", feature="amount"),
+    ),
+    # nor does the model's critical silence a replica's own warning: it names the replica
+    (
+        _pooled("ModelDriftFeatureOutOfRange", "critical", model="m", feature="amount"),
+        _alert("ModelDriftFeatureOutOfRange", "warning", model="m", feature="amount"),
+    ),
+    # a replica without traffic says nothing about the model's pooled window
+    (
+        _alert("ModelDriftNoTraffic", "warning", model="m"),
+        _pooled("ModelDriftWindowTooSmall", "warning", model="m"),
+    ),
+    # the same model name in another namespace or cluster is another model
+    (
+        _pooled("ModelDriftPredictionShift", "critical", model="m", namespace="shop"),
+        _pooled("ModelDriftPredictionShift", "warning", model="m", namespace="bank"),
+    ),
+    (
+        _pooled("ModelDriftPredictionShift", "critical", model="m", cluster="eu"),
+        _pooled("ModelDriftPredictionShift", "warning", model="m", cluster="us"),
+    ),
+    # the Watchdog is never inhibited
+    (
+        _alert("ModelDriftExporterDown", "warning"),
+        {"alertname": "Watchdog", "severity": "none"},
+    ),
     # another feature, another model
     (
         _alert("ModelDriftFeatureMissingValues", "critical", model="m", feature="amount"),
@@ -341,3 +425,92 @@ def test_inhibits(source: dict[str, str], target: dict[str, str]) -> None:
 @pytest.mark.parametrize(("source", "target"), DOES_NOT_INHIBIT)
 def test_does_not_inhibit(source: dict[str, str], target: dict[str, str]) -> None:
     assert not _inhibits(source, target)
+
+
+def test_every_inhibition_is_equal_on_all_identifying_labels() -> None:
+    for rule in _config()["inhibit_rules"]:
+        equal = set(rule["equal"])
+        assert {"job", "namespace", "cluster"} <= equal, rule
+        if "ModelDriftExporterAbsent" not in str(rule["source_matchers"]):
+            assert "instance" in equal, rule
+
+
+# ---------------------------------------------------------------- a real Alertmanager
+
+
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The shipped config in a real Alertmanager on a free port (receivers unreachable: only
+    the alerts' state is read); stopped by pid at the end."""
+    binary = require_binary("prometheus-alertmanager")
+    workdir: Path = tmp_path_factory.mktemp("alertmanager")
+    config = _config()
+    for receiver in config["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            hook["url"] = "http://127.0.0.1:9/alerts"  # discard port: nothing is delivered
+    (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log = (workdir / "alertmanager.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={workdir / 'alertmanager.yml'}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/-/ready", process=process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+        log.close()
+
+
+def _states(url: str, model: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    alerts = httpx.get(f"{url}/api/v2/alerts", params={"filter": f'model="{model}"'}).json()
+    return {
+        (a["labels"]["alertname"], a["labels"].get("instance", ""), a["labels"]["severity"]): a[
+            "status"
+        ]
+        for a in alerts
+    }
+
+
+def test_a_warning_on_replica_a_never_inhibits_a_critical_on_replica_b(alertmanager: str) -> None:
+    # Issue 14, reproduced against a running Alertmanager with the shipped config: replica a's
+    # stale evaluation (a warning) silences a's own critical, not replica b's, nor the model's
+    # pooled critical, and b's critical still reaches the receivers.
+    a = {"job": "drift-exporter", "instance": "a:9808", "model": "leak"}
+    b = {**a, "instance": "b:9808"}
+    pooled = {"job": "drift-exporter", "model": "leak"}
+    missing = {"alertname": "ModelDriftFeatureMissingValues", "feature": "amount"}
+    posted = [
+        {**a, "alertname": "ModelDriftEvaluationStale", "severity": "warning"},
+        {**a, **missing, "severity": "critical"},
+        {**b, **missing, "severity": "critical"},
+        {**pooled, "alertname": "ModelDriftPredictionShift", "severity": "critical"},
+        {**pooled, "alertname": "ModelDriftPredictionShift", "severity": "warning"},
+    ]
+    response = httpx.post(f"{alertmanager}/api/v2/alerts", json=[{"labels": x} for x in posted])
+    assert response.status_code == 200, response.text
+
+    def settled() -> dict[tuple[str, str, str], dict[str, Any]] | None:
+        states = _states(alertmanager, "leak")
+        return states if len(states) == len(posted) else None
+
+    states = wait_until(settled, lambda: f"alerts seen: {_states(alertmanager, 'leak')}")
+    stale = ("ModelDriftEvaluationStale", "a:9808", "warning")
+    assert states[("ModelDriftFeatureMissingValues", "a:9808", "critical")]["inhibitedBy"]
+    assert states[("ModelDriftFeatureMissingValues", "b:9808", "critical")] == {
+        "state": "active",
+        "inhibitedBy": [],
+        "silencedBy": [],
+    }
+    assert states[("ModelDriftPredictionShift", "", "critical")]["state"] == "active"
+    # the model's critical silences the model's warning (equal on every label, none instance)
+    assert states[("ModelDriftPredictionShift", "", "warning")]["state"] == "suppressed"
+    assert states[stale]["state"] == "active"

@@ -25,6 +25,31 @@ from deploy_support import (
 
 PROMETHEUS_YML = PROMETHEUS_DIR / "prometheus.yml"
 SEVERITIES = {"warning", "critical"}
+#: The always-firing heartbeat (kube-prometheus's name and severity): no ModelDrift prefix, no
+#: `for:`, no model, and no case where it does not fire.
+WATCHDOG = "Watchdog"
+#: The sidecar's pooling families (issue 14's fleet contract), which the pooled rules read.
+POOLING_METRICS = frozenset(
+    {
+        "drift_feature_window_bin_records",
+        "drift_feature_reference_bin_records",
+        "drift_prediction_window_bin_records",
+        "drift_prediction_reference_bin_records",
+        "drift_feature_missing_records",
+        "drift_feature_type_mismatch_records",
+        "drift_feature_unseen_category_records",
+        "drift_feature_out_of_range_records",
+        "drift_noise_quantile_z",
+        "drift_prediction_noise_quantile_z",
+    }
+)
+POOLED_RECORDING_TEST = PROMTOOL_TESTS_DIR / "drift_pooled_recording_test.yml"
+# One replica's alerts keep the instance; every other alert is the model's (drift_pooled.yml).
+PER_REPLICA_ALERTS = {
+    "ModelDriftExporterDown",
+    "ModelDriftEvaluationStale",
+    "ModelDriftEvaluationFailing",
+}
 # Alerts that judge the distribution or quality of a model's data: gated on a full window
 # and compared with a per-model threshold series.
 DRIFT_GAUGE = re.compile(r"\bdrift_(feature|prediction|features_drifted)_\w+")
@@ -37,6 +62,9 @@ DECISION = re.compile(r"^(feature|model):(drift_\w+):(drifted|severe|many)$")
 # thresholds are grouped by and joined on, so two deployments' same-named models never merge.
 GROUP_LABELS = "cluster, namespace, job, model"
 MIXIN_RULE_SOURCES = PROMETHEUS_DIR.parent / "mixin" / "rule_files"
+POOLED_DECISION = re.compile(
+    r"^(model_feature|model):(drift_\w+):(pooled_drifted|pooled_severe|pooled_many)$"
+)
 
 
 def _alert_names() -> list[str]:
@@ -44,7 +72,12 @@ def _alert_names() -> list[str]:
 
 
 def _drift_alerts() -> list[dict[str, Any]]:
-    return [rule for rule in alert_rules() if DRIFT_GAUGE.search(rule["expr"])]
+    # ModelDriftReferenceMismatch reads the reference bins: no window to be thin.
+    return [
+        rule
+        for rule in alert_rules()
+        if DRIFT_GAUGE.search(rule["expr"]) and rule["alert"] != "ModelDriftReferenceMismatch"
+    ]
 
 
 def _group_rules(names: set[str]) -> list[dict[str, Any]]:
@@ -76,11 +109,16 @@ def test_promtool_accepts_every_rule_file() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_promtool_rule_unit_tests_pass() -> None:
+def test_there_are_promtool_test_files() -> None:
+    assert promtool_test_files(), "no promtool test files"
+
+
+@pytest.mark.parametrize("path", promtool_test_files(), ids=lambda p: p.name)
+def test_promtool_rule_unit_tests_pass(path: Path) -> None:
+    # One file per run: each evaluates every rule group (drift_pooled.yml included) at every
+    # step of its cases, 5-100 s on a loaded 2-core machine; the deadline is not a speed bound.
     promtool = require_binary("promtool")
-    files = promtool_test_files()
-    assert files, "no promtool test files"
-    result = run_tool(promtool, "test", "rules", *map(str, files), timeout=300)
+    result = run_tool(promtool, "test", "rules", str(path), timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -139,7 +177,7 @@ def test_aggregating_recording_rules_use_without_except_thresholds() -> None:
         expr = rule["expr"]
         if rule["record"].startswith("model:drift_threshold_"):
             assert f"group by ({GROUP_LABELS})" in expr, rule["record"]
-        elif re.search(r"\b(sum|max|min|avg|count)\b", expr):
+        elif re.search(r"(?<![:\w])(sum|max|min|avg|count|group)\s*(without|by)?\s*\(", expr):
             assert " by (" not in expr and "without (" in expr, rule["record"]
 
 
@@ -149,7 +187,8 @@ def test_rules_use_only_contract_metrics_and_recorded_series() -> None:
         for name in series_names(rule["expr"]):
             if name.endswith(":override"):
                 continue  # optional per-model series; absent unless configured
-            assert name in CONTRACT_METRICS or name in recorded, (name, rule.get("alert"))
+            known = CONTRACT_METRICS | POOLING_METRICS
+            assert name in known or name in recorded, (name, rule.get("alert"))
 
 
 def test_every_threshold_value_falls_back_from_its_override() -> None:
@@ -192,7 +231,7 @@ def test_override_fixture_only_sets_model_labels_on_known_thresholds() -> None:
 
 def test_alert_names_are_camel_case_with_model_drift_prefix() -> None:
     for name in _alert_names():
-        assert re.fullmatch(r"ModelDrift(?:[A-Z][a-z]+)+", name), name
+        assert name == WATCHDOG or re.fullmatch(r"ModelDrift(?:[A-Z][a-z]+)+", name), name
 
 
 def test_required_alerts_exist() -> None:
@@ -213,12 +252,20 @@ def test_required_alerts_exist() -> None:
         "ModelDriftPerformanceDrop",
         "ModelDriftEstimatedPerformanceDrop",
         "ModelDriftConceptDrift",
+        "ModelDriftReferenceMismatch",
+        WATCHDOG,
     }
     assert required <= set(_alert_names())
 
 
 def test_every_alert_has_a_severity_of_warning_or_critical() -> None:
     for rule in alert_rules():
+        if rule["alert"] == WATCHDOG:
+            # kube-prometheus's convention: routed apart, never a page nor a ticket.
+            assert rule["labels"] == {"severity": "none"}
+            assert rule["expr"] == "vector(1)"
+            assert "for" not in rule
+            continue
         assert rule["labels"]["severity"] in SEVERITIES, rule["alert"]
 
 
@@ -247,7 +294,8 @@ def test_every_for_has_a_comment_saying_why() -> None:
 
 def test_every_alert_holds_for_a_while() -> None:
     for rule in alert_rules():
-        assert re.fullmatch(r"[1-9][0-9]*m", rule.get("for", "")), rule["alert"]
+        if rule["alert"] != WATCHDOG:
+            assert re.fullmatch(r"[1-9][0-9]*m", rule.get("for", "")), rule["alert"]
 
 
 def test_annotations_follow_the_style() -> None:
@@ -258,7 +306,7 @@ def test_annotations_follow_the_style() -> None:
         assert "{{" not in summary and summary.endswith("."), name
         description = annotations["description"]
         assert "$value" in description, name
-        if name not in {"ModelDriftExporterDown", "ModelDriftExporterAbsent"}:
+        if name not in {"ModelDriftExporterDown", "ModelDriftExporterAbsent", WATCHDOG}:
             assert "{{ $labels.model }}" in description, name
         if "drift_feature_" in rule["expr"]:
             assert "{{ $labels.feature }}" in description, name
@@ -278,13 +326,25 @@ def test_runbook_explains_threshold_overrides() -> None:
     assert "drift_threshold_overrides.yml" in text
 
 
-def test_quality_alerts_are_gated_on_this_sidecars_window() -> None:
+def test_quality_alerts_are_the_models_or_one_replicas_alone() -> None:
     alerts = _group_rules({"drift-data-quality"})
     assert len(alerts) == 8
     for rule in alerts:
         expr = " ".join(rule["expr"].split())
-        # `ignoring (feature)`: the window of the same job, instance and model (issue 14).
-        assert expr.endswith(f"and ignoring (feature) {GATE}"), rule["alert"]
+        kind = re.search(r"drift_feature_(\w+)_ratio:pooled", expr).group(1)  # type: ignore[union-attr]
+        threshold = f"model:drift_threshold_feature_{kind}_ratio_{rule['labels']['severity']}:value"
+        ratio = f"model_feature:drift_feature_{kind}_ratio:pooled"
+        pooled = f"( {ratio} > on ({GROUP_LABELS}) group_left () {threshold} )"
+        own = f"( drift_feature_{kind}_ratio > on ({GROUP_LABELS}) group_left () {threshold} )"
+        # The model's pooled ratio on the pooled window, or (issue 14) one replica's own ratio on
+        # its own window (`ignoring (feature)`: the window of the same job, instance and model)
+        # while the pool's is not above the same threshold.
+        assert expr == (
+            f"# The model's pooled window ... ( {pooled} and ignoring (feature) "
+            "(model_feature:drift_window_records:pooled >= model:drift_window_min_records:max) ) "
+            "or # ... or one replica's own full window, while the pooled ratio is not above. "
+            f"( {own} and ignoring (feature) {GATE} unless ignoring (instance, pod) {pooled} )"
+        ), rule["alert"]
 
 
 def test_no_rule_joins_a_gate_on_model_alone() -> None:
@@ -350,27 +410,104 @@ def test_drift_alerts_wait_for_a_full_window_turnover() -> None:
     for rule in alerts:
         expr = " ".join(rule["expr"].split())
         decision = expr.split()[0]
-        assert DECISION.match(decision), rule["alert"]
+        # issue 14: the model's decision over all its replicas (drift_pooled.yml)
+        assert POOLED_DECISION.match(decision), rule["alert"]
         since = f"{decision}_since"
-        join = "and ignoring (feature)" if decision.startswith("feature:") else "and"
+        join = "and ignoring (feature)" if decision.startswith("model_feature:") else "and"
         assert expr == (
             f"{decision} and ( ( time() - {since} >= 900 {join} "
-            "(increase(drift_records_total[15m]) >= drift_window_records) ) "
+            "(model:drift_records:pooled_increase15m >= "
+            "model_feature:drift_window_records:pooled) ) "
             f"or time() - {since} >= {turnover} )"
         ), rule["alert"]
         # Drift alone is a ticket; only the severe prediction drift pages.
-        severity = "critical" if decision.endswith(":severe") else "warning"
+        severity = "critical" if decision.endswith(":pooled_severe") else "warning"
         assert rule["labels"]["severity"] == severity, rule["alert"]
+
+
+def test_pooled_decisions_apply_the_one_rule_of_drifted() -> None:
+    rules = _group_rules({"drift-pooled-features", "drift-pooled-prediction"})
+    decisions = [r for r in rules if POOLED_DECISION.match(r["record"])]
+    assert {r["record"] for r in decisions} == {
+        "model_feature:drift_feature_psi:pooled_drifted",
+        "model_feature:drift_feature_jensen_shannon:pooled_drifted",
+        "model_feature:drift_feature_wasserstein_normalized:pooled_drifted",
+        "model:drift_prediction_psi:pooled_drifted",
+        "model:drift_prediction_psi:pooled_severe",
+        "model:drift_features_drifted_ratio:pooled_many",
+    }
+    window = "(model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)"
+    for rule in decisions:
+        level, metric, kind = POOLED_DECISION.match(rule["record"]).groups()  # type: ignore[union-attr]
+        expr = " ".join(rule["expr"].split())
+        if metric.endswith("wasserstein_normalized") or kind == "pooled_many":
+            continue  # unanimity of the replicas; the share of drifted features (promtool cases)
+        severity = "critical" if kind == "pooled_severe" else "warning"
+        scope = metric.split("_")[1]
+        statistic = metric.removeprefix(f"drift_{scope}_")
+        assert expr == (
+            f"( {level}:{metric}:pooled >= on ({GROUP_LABELS}) group_left () "
+            f"model:drift_threshold_{scope}_{statistic}_{severity}:value ) "
+            f">= {level}:{metric}_critical:pooled and ({level}:drift_{scope}_judged:pooled == 1) "
+            + ("and ignoring (feature) " if level == "model_feature" else "and ")
+            + window
+        ), rule["record"]
+
+
+def test_pooled_decisions_record_since_when_right_after_themselves() -> None:
+    rules = _group_rules({"drift-pooled-features", "drift-pooled-prediction"})
+    for index, rule in enumerate(rules):
+        if not POOLED_DECISION.match(rule["record"]):
+            continue
+        name = rule["record"]
+        assert rules[index + 1]["record"] == f"{name}_since"
+        expr = " ".join(rules[index + 1]["expr"].split()).replace("( ", "(").replace(" )", ")")
+        assert expr == f"({name}_since and {name}) or (0 * {name} + time())", expr
+
+
+def test_pooled_rules_drop_only_the_per_replica_labels() -> None:
+    # `without (instance, pod)` keeps job, model, feature, bin and any deployment label; nothing
+    # in drift_pooled.yml aggregates any other label away except the bin, feature (for a model's
+    # count) or a replica.
+    text = (RULES_DIR / "drift_pooled.yml").read_text()
+    for labels in re.findall(r"without \(([^)]*)\)", text):
+        assert labels in {"instance, pod", "bin", "feature"}, labels
+    threshold_join = f"on ({GROUP_LABELS}) group_left ()"
+    assert " by (" not in text and " on (" not in text.replace(threshold_join, "")
+
+
+def test_model_alerts_carry_no_instance_and_replica_alerts_do() -> None:
+    for rule in alert_rules():
+        expr = " ".join(rule["expr"].split())
+        if rule["alert"] in PER_REPLICA_ALERTS:
+            assert ":pooled" not in expr, rule["alert"]
+        elif rule["alert"] not in {
+            "ModelDriftExporterAbsent",
+            WATCHDOG,
+            "ModelDriftConceptDrift",
+            "ModelDriftReferenceMismatch",
+        }:
+            # the model's pooled series decide (data quality and no traffic add one replica
+            # alone, only `unless` the pool is above)
+            assert ":pooled" in expr, rule["alert"]
+            alone = "unless ignoring (instance, pod)" in expr
+            assert "instance" not in expr or alone, rule["alert"]
 
 
 def test_threshold_comparisons_use_their_severitys_series() -> None:
     recorded = {rule["record"] for rule in recording_rules()}
-    rules = _group_rules({"drift-data-quality"}) + [
-        r for r in _group_rules({"drift-decisions"}) if DECISION.match(r["record"])
-    ]
+    rules = (
+        _group_rules({"drift-data-quality"})
+        + [r for r in _group_rules({"drift-decisions"}) if DECISION.match(r["record"])]
+        + [
+            r
+            for r in _group_rules({"drift-pooled-features", "drift-pooled-prediction"})
+            if POOLED_DECISION.match(r["record"])
+        ]
+    )
     for rule in rules:
         severity = rule.get("labels", {}).get("severity") or (
-            "critical" if rule["record"].endswith(":severe") else "warning"
+            "critical" if rule["record"].endswith("severe") else "warning"
         )
         thresholds = _threshold_names_in(rule["expr"])
         assert len(thresholds) == 1, rule
@@ -379,6 +516,7 @@ def test_threshold_comparisons_use_their_severitys_series() -> None:
         assert threshold.endswith(f"_{severity}:value"), (rule, threshold)
         # No literal thresholds: the numbers allowed are structural ("many" = 2+, judged = 1).
         expr = rule["expr"].replace("(drift_features_drifted > 1)", "")
+        expr = expr.replace("(model:drift_features_drifted:pooled > 1)", "")
         expr = re.sub(r"_judged == 1\)", "", expr)
         assert not re.search(r"[<>]=? ?[0-9]", expr), "literal threshold: " + str(rule)
 
@@ -392,7 +530,7 @@ def test_performance_drops_must_exceed_their_sampling_error() -> None:
         assert expr.count("model:drift_threshold_performance_drop_standard_errors:value") == 2, (
             rule["alert"]
         )
-        assert ":stderr" in expr, rule["alert"]
+        assert "_stderr:pooled" in expr, rule["alert"]
         assert "and on (model)" not in expr
 
 
@@ -420,7 +558,7 @@ def test_every_alert_has_a_firing_case_and_a_must_not_fire_case() -> None:
     silent = {case["alertname"] for case in cases if not case.get("exp_alerts")}
     for name in _alert_names():
         assert name in fires, f"{name}: no case where it fires"
-        assert name in silent, f"{name}: no case where it must not fire"
+        assert name in silent or name == WATCHDOG, f"{name}: no case where it must not fire"
 
 
 def test_every_severity_fires_in_some_case() -> None:
@@ -465,9 +603,92 @@ def test_promtool_tests_cover_an_overridden_model() -> None:
 
 def test_every_recording_rule_is_tested() -> None:
     text = (PROMTOOL_TESTS_DIR / "drift_recording_test.yml").read_text()
+    text += POOLED_RECORDING_TEST.read_text()
     for rule in recording_rules():
         record = rule["record"]
         if record.startswith("model:drift_threshold_"):
             continue  # covered together by the `{__name__=~"model:drift_threshold_.+:value"}` case
         assert record in text, record
     assert "model:drift_threshold_.+:value" in text
+
+
+# ---------------------------------------------------------------- pooled statistics
+
+
+def _wilson_hilferty(df: int, z: float) -> float:
+    """drift_pooled.yml's chi-squared quantile, written as the rule writes it."""
+    return float(df * (1 - 2 / (9 * df) + z * (2 / (9 * df)) ** 0.5) ** 3)
+
+
+def test_wilson_hilferty_error_is_what_the_rule_file_states() -> None:
+    # scipy.stats.chi2.isf is the reference; the tails 1e-2 .. 1e-5 (q 0.99 .. 0.99999),
+    # log-spaced, df 1 .. 60.
+    import numpy as np
+    from scipy import stats
+
+    errors: dict[int, list[float]] = {}
+    for tail in np.geomspace(1e-2, 1e-5, 25):
+        z = float(stats.norm.isf(tail))
+        for df in range(1, 61):
+            exact = float(stats.chi2.isf(tail, df))
+            errors.setdefault(df, []).append(_wilson_hilferty(df, z) / exact - 1)
+    every = [e for values in errors.values() for e in values]
+    from_two = [e for df, values in errors.items() if df >= 2 for e in values]
+    # The comment lives in the rules' source, the mixin's jsonnet (the YAML is its render).
+    lines = (MIXIN_RULE_SOURCES / "drift_pooled.libsonnet").read_text().splitlines()
+    text = " ".join(" ".join(line.strip().lstrip("/").split()) for line in lines)
+    assert round(100 * min(every), 2) == -0.74 and round(100 * max(every), 1) == 11.1
+    assert "between -0.74 % (df 1, q 0.99) and +11.1 % (df 1, q 0.99999)" in text
+    assert round(100 * min(from_two), 2) == 0.02 and round(100 * max(from_two), 1) == 7.1
+    assert "for df >= 2 it is between +0.02 % and +7.1 %" in text
+    assert round(100 * min(errors[9]), 2) == 0.14 and round(100 * max(errors[9]), 1) == 1.9
+    assert "for deciles (df 9) between +0.14 % and +1.9 %" in text
+
+
+def _constant(values: str) -> float:
+    match = re.fullmatch(r"([-+0-9.e]+)x\d+", values)
+    assert match, values
+    return float(match.group(1))
+
+
+def test_pooled_promtool_values_are_exporter_stats_on_the_summed_bins() -> None:
+    # The expected values of drift_pooled_recording_test.yml's first case, recomputed here from
+    # its input series with the sidecar's own estimators: the rules reproduce them to 1e-12.
+    import numpy as np
+
+    from exporter.stats import chi2, jensen_shannon, psi
+
+    case = load_yaml(POOLED_RECORDING_TEST)["tests"][0]
+    counts: dict[tuple[str, str], dict[int, list[float]]] = {}
+    for entry in case["input_series"]:
+        name, labels = re.fullmatch(r"(\w+)\{(.*)\}", entry["series"]).groups()  # type: ignore[union-attr]
+        found = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        if name in ("drift_feature_reference_bin_records", "drift_feature_window_bin_records"):
+            kind = "reference" if "reference" in name else "window"
+            per_bin = counts.setdefault((found["feature"], kind), {})
+            per_bin.setdefault(int(found["bin"]), []).append(_constant(entry["values"]))
+    checked = 0
+    for feature in ("amount", "country"):
+        reference = np.array([max(v) for _, v in sorted(counts[(feature, "reference")].items())])
+        window = np.array([sum(v) for _, v in sorted(counts[(feature, "window")].items())])
+        sparse = reference * window.sum() / reference.sum() < 5
+        merged_r = np.append(reference[~sparse], reference[sparse].sum() if sparse.any() else [])
+        merged_w = np.append(window[~sparse], window[sparse].sum() if sparse.any() else [])
+        expected = {
+            "psi": psi(merged_r, merged_w, pseudo_count=0.5),
+            "jensen_shannon": jensen_shannon(merged_r, merged_w, pseudo_count=0.5),
+            "chi2_statistic": chi2(merged_r, merged_w).statistic,
+        }
+        for test in case["promql_expr_test"]:
+            match = re.fullmatch(
+                rf"round\((1e\d+) \* model_feature:drift_feature_(\w+):pooled"
+                rf"\{{.*feature=\"{feature}\"\}}\)",
+                test["expr"],
+            )
+            if match is None or match.group(2) not in expected:
+                continue
+            scale = float(match.group(1))
+            (sample,) = test["exp_samples"]
+            assert abs(sample["value"] - expected[match.group(2)] * scale) <= 1, (feature, test)
+            checked += 1
+    assert checked == 5  # PSI and JS of both features, chi-squared of the categorical one

@@ -27,7 +27,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.deploy.dashboards import DASHBOARD_DIR, dashboard_queries
+from tests.deploy.dashboards import DASHBOARD_DIR, POOLED_RULES, dashboard_queries
+from tests.deploy.deploy_support import series_names
 from tests.e2e.stack import WARM_UP_ALERTS, Stack, WebhookReceiver, start_stack
 from tests.integration.payloads import seeded_records
 from tests.support import free_port, start_sidecar, stop, wait_for, wait_until
@@ -232,19 +233,40 @@ def test_drift_reaches_the_webhook_and_clean_traffic_fires_nothing(
 
 
 def test_every_dashboard_query_returns_data(running: tuple[str, Stack, WebhookReceiver]) -> None:
+    """Every panel query, with the variables at their All values (job: the sidecar's job, as
+    Grafana expands All; cluster and namespace: `.*`, which these unlabelled series must
+    match), returns data. A query that reads a pooled rule of issue 14 this Prometheus does
+    not load (drift_pooled.yml not on the branch) is reported as needing them, not passed."""
     _, stack, _ = running
     # Runs after the drift test (same module, file order): alerts are firing, rates have data.
+    groups = httpx.get(f"{stack.prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    loaded = {rule["name"] for group in groups for rule in group["rules"]}
     empty: list[str] = []
+    needs_pooled_rules: list[str] = []
     count = 0
     for path in sorted(DASHBOARD_DIR.glob("*.json")):
         for title, expr in dashboard_queries(
-            path, model=".+", feature=".+", rate_interval="1m", interval="5s", time_range="10m"
+            path,
+            model=".+",
+            feature=".+",
+            job="drift-exporter",
+            rate_interval="1m",
+            interval="5s",
+            time_range="10m",
         ):
             count += 1
-            if not stack.query(expr):
+            missing = sorted((series_names(expr) & POOLED_RULES) - loaded)
+            if missing:
+                needs_pooled_rules.append(f"{path.name}: {title}: {', '.join(missing)}")
+            elif not stack.query(expr):
                 empty.append(f"{path.name}: {title}: {expr}")
     assert count > 50
     assert empty == [], "\n".join(empty)
+    if needs_pooled_rules:
+        pytest.xfail(
+            f"needs the pooled rules: {len(needs_pooled_rules)} of {count} queries read "
+            "pooled rules this Prometheus does not load:\n" + "\n".join(needs_pooled_rules)
+        )
 
 
 def test_shipped_rules_load_without_errors(running: tuple[str, Stack, WebhookReceiver]) -> None:

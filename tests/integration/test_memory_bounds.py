@@ -26,6 +26,7 @@ import orjson
 import pytest
 
 from exporter.prometheus.collectors import REJECT_REASONS
+from exporter.settings import PoolingSettings
 from exporter.truth.concept import DETECTORS
 from exporter.window.counters import INVALID_REASONS
 from tests.support import free_port, start_sidecar, stop, wait_for
@@ -73,10 +74,13 @@ labels:
   max_pending: {LABEL_JOIN_CAP}
 """
 
+#: The pooling families' `bin` label: a reference bin's index, below pooling.max_bins_per_feature.
+MAX_BINS = PoolingSettings().max_bins_per_feature
 #: Labels whose values are fixed sets in the code (the README's metrics table), and the sets.
 FIXED_LABEL_VALUES: dict[str, set[str]] = {
     "reason": set(INVALID_REASONS) | set(REJECT_REASONS),
     "detector": set(DETECTORS),
+    "bin": {str(i) for i in range(MAX_BINS)},
 }
 #: Histogram buckets are fixed in the code; no family may have more than this many.
 MAX_BUCKETS = 20
@@ -337,6 +341,7 @@ def series_bound(series: dict[Any, float]) -> int:
         "version": 1,
         "reason": max(len(INVALID_REASONS), len(REJECT_REASONS)),
         "detector": len(DETECTORS),
+        "bin": MAX_BINS,
     }
     families: dict[str, set[str]] = {}
     buckets: dict[str, set[str]] = {}

@@ -66,6 +66,20 @@ PERFORMANCE_FAMILIES = (
     "drift_estimated_rmse_stderr",
 )
 ALL_FAMILIES = (*MODEL_FAMILIES, *SCOPED_FAMILIES, *PERFORMANCE_FAMILIES)
+#: Present only while some model's window is non-empty (pooling.enabled, the default).
+POOLING_FAMILIES = (
+    *(
+        f"drift_{scope}_{kind}_bin_records"
+        for scope in ("feature", "prediction")
+        for kind in ("window", "reference")
+    ),
+    *(
+        f"drift_feature_{field}_records"
+        for field in ("missing", "type_mismatch", "unseen_category", "out_of_range")
+    ),
+    "drift_noise_quantile_z",
+    "drift_prediction_noise_quantile_z",
+)
 
 
 def _report(model: str, seed: int, window_records: int, min_records: int) -> EvaluationReport:
@@ -130,15 +144,17 @@ def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 
 
 def test_render_emits_help_and_gauge_type_for_every_drift_family(rendered: str) -> None:
-    for name in ALL_FAMILIES:
+    for name in (*ALL_FAMILIES, *POOLING_FAMILIES):
         assert f"# HELP {name} " in rendered, name
         assert f"# TYPE {name} gauge\n" in rendered, name
-    assert set(_families(rendered)) == set(ALL_FAMILIES)
+    assert set(_families(rendered)) == {*ALL_FAMILIES, *POOLING_FAMILIES}
 
 
 def test_help_says_values_are_computed_each_evaluation_interval(rendered: str) -> None:
     for family in _families(rendered).values():
-        if family.name.startswith("drift_reference_performance_"):
+        if family.name.startswith("drift_reference_performance_") or family.name.endswith(
+            "_reference_bin_records"
+        ):
             # The baseline is computed once, at upload, and published with every evaluation.
             assert "Computed once per reference upload" in family.documentation
             assert "published each evaluation interval" in family.documentation
@@ -156,6 +172,8 @@ def test_label_sets_are_exactly_model_and_feature_or_model(rendered: str) -> Non
     families = _families(rendered)
     for name, family in families.items():
         expected = {"model", "feature"} if name.startswith("drift_feature_") else {"model"}
+        if name.endswith("_bin_records"):
+            expected.add("bin")  # the pooling families' reference bin
         for sample in family.samples:
             assert set(sample.labels) == expected, name
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.api.models import prediction_candidates
+from exporter.window.reference_data import prediction_candidates
 
 
 @pytest.mark.parametrize(

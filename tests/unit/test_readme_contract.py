@@ -19,10 +19,13 @@ import yaml
 from exporter.app import create_app
 from exporter.errors import REJECT_REASONS
 from exporter.prometheus.collectors import PersistenceCollector
+from exporter.prometheus.references import ReferenceCollector
 from exporter.settings import Settings, load_settings
 from exporter.truth.concept import DETECTORS
 from exporter.window.counters import INVALID_REASONS
 from exporter.window.persistence import StateDirectory
+from exporter.window.references import ReferenceLoader
+from exporter.window.store import WindowStore
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -48,7 +51,9 @@ def _exposed_metric_families(tmp_path: Path) -> set[str]:
     names = set(re.findall(r"^# TYPE (\S+) ", golden, re.M))
     state = StateDirectory(tmp_path / "state")
     state.stats.last_snapshot_at = 1_800_000_000.0  # the gauge appears after the first snapshot
-    for family in PersistenceCollector(state).collect():
+    settings = Settings(models={"m": {"reference": str(tmp_path / "m.profile")}})
+    loader = ReferenceLoader(settings, WindowStore(settings))  # with a configured reference
+    for family in [*PersistenceCollector(state).collect(), *ReferenceCollector(loader).collect()]:
         # prometheus_client strips `_total` from a counter family's name; the exposition has it.
         names.add(f"{family.name}_total" if family.type == "counter" else family.name)
     return names

@@ -1,21 +1,33 @@
 // Alerts for drift-exporter. Naming, severities and annotations follow STYLE.md.
 //
+// A model runs as one or more replicas, each with its sidecar (issue 14). Alerts about the
+// MODEL fire once per model (and feature), on the pooled recording rules of drift_pooled.yml,
+// with the labels job, model (feature) and any deployment labels, never instance: drift,
+// prediction drift, the share of drifted features, realised and estimated performance, a thin
+// window, concept drift. A single sidecar is its own pool: it alerts exactly as it did alone.
+// Alerts about ONE REPLICA name it (instance): its sidecar is down, its evaluation stale or
+// failing, it receives no traffic while the others do, its own full window has bad input
+// while the model's pooled window does not, or the replicas hold different references.
+//
 // Drift (features, prediction, share of features):
-//   - one meaning of "drifted", recorded in drift_recording.yml (group drift-decisions):
-//     statistic >= the model's floor (drift_thresholds.yml, overridable per model in
-//     drift_threshold_overrides.yml) AND >= the no-drift critical value the sidecar exports at
-//     this window's size, AND the feature was judged, AND this sidecar's window is full enough;
+//   - one meaning of "drifted", recorded in drift_pooled.yml (*:pooled_drifted): statistic >=
+//     the model's floor (drift_thresholds.yml, overridable per model in
+//     drift_threshold_overrides.yml) AND >= the no-drift critical value at the pooled
+//     window's size, AND the feature was judged on the pooled window, AND the pooled window
+//     holds the model's minimum of records;
 //   - fresh evidence: the condition held through a full window turnover (15 min of a window's
-//     worth of new records, or 65 min = window.duration_seconds + one slice);
+//     worth of new records over all replicas, or 65 min = window.duration_seconds + one slice);
 //   - drift alone is a warning (a ticket). Pages need impact: a realised or estimated
 //     performance drop beyond its sampling error, or a severe prediction drift
 //     (docs/runbook.md, "What pages and what files a ticket").
-// Data quality: the ratio above a per-model threshold, gated on this sidecar's window holding
-// its minimum of records (the exporter publishes these gauges whenever the window is non-empty),
-// for a `for:` long enough that one bad batch never pages.
-// Every gate joins on the series' own labels (job, instance, model): replicas are judged apart.
+// Data quality: the pooled ratio (sum of counts over sum of windows) above a per-model
+// threshold, gated on the pooled window; or one replica's own ratio above it, gated on that
+// replica's own window, while the pooled ratio is not. Held by a `for:` long enough that one
+// bad batch never pages.
+// Every gate joins on all the series' identifying labels (`ignoring` the finer level's label,
+// or one to one), never on model alone; only the per-model thresholds join `on (model)`.
 // Warning and critical share an alert name; Alertmanager inhibits the warning while the
-// critical fires for the same sidecar, model (and feature).
+// critical fires for the same job, instance (or none: the model), model (and feature).
 local lib = import '../lib.libsonnet';
 
 {
@@ -29,13 +41,14 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureShift',
               expr: |||
-                feature:drift_feature_psi:drifted
+                model_feature:drift_feature_psi:pooled_drifted
                 and (
                   (
-                    time() - feature:drift_feature_psi:drifted_since >= 900
-                    and ignoring (feature) (increase(drift_records_total[15m]) >= drift_window_records)
+                    time() - model_feature:drift_feature_psi:pooled_drifted_since >= 900
+                    and ignoring (feature)
+                    (model:drift_records:pooled_increase15m >= model_feature:drift_window_records:pooled)
                   )
-                  or time() - feature:drift_feature_psi:drifted_since >= 3900
+                  or time() - model_feature:drift_feature_psi:pooled_drifted_since >= 3900
                 )
               |||,
               // Fresh evidence (issue 13, item 5): the expression itself demands that the condition
@@ -57,7 +70,7 @@ local lib = import '../lib.libsonnet';
                   Feature {{ $labels.feature }} of model {{ $labels.model }} has PSI
                   {{ $value | printf "%.3f" }} against its reference, at or above both its floor
                   {{ with printf "model:drift_threshold_feature_psi_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }} and its no-drift critical value
-                  {{ with printf "drift_feature_psi_critical{instance=%q,model=%q,feature=%q}" $labels.instance $labels.model $labels.feature | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
+                  {{ with printf "model_feature:drift_feature_psi_critical:pooled{job=%q,namespace=%q,cluster=%q,model=%q,feature=%q}" $labels.job $labels.namespace $labels.cluster $labels.model $labels.feature | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftfeatureshift' % $._config,
               },
@@ -67,13 +80,14 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureJensenShannon',
               expr: |||
-                feature:drift_feature_jensen_shannon:drifted
+                model_feature:drift_feature_jensen_shannon:pooled_drifted
                 and (
                   (
-                    time() - feature:drift_feature_jensen_shannon:drifted_since >= 900
-                    and ignoring (feature) (increase(drift_records_total[15m]) >= drift_window_records)
+                    time() - model_feature:drift_feature_jensen_shannon:pooled_drifted_since >= 900
+                    and ignoring (feature)
+                    (model:drift_records:pooled_increase15m >= model_feature:drift_window_records:pooled)
                   )
-                  or time() - feature:drift_feature_jensen_shannon:drifted_since >= 3900
+                  or time() - model_feature:drift_feature_jensen_shannon:pooled_drifted_since >= 3900
                 )
               |||,
               // Fresh evidence (issue 13, item 5): the expression itself demands that the condition
@@ -95,7 +109,7 @@ local lib = import '../lib.libsonnet';
                   Feature {{ $labels.feature }} of model {{ $labels.model }} has Jensen-Shannon
                   distance {{ $value | printf "%.3f" }} to its reference, at or above both its floor
                   {{ with printf "model:drift_threshold_feature_jensen_shannon_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }} and its no-drift critical value
-                  {{ with printf "drift_feature_jensen_shannon_critical{instance=%q,model=%q,feature=%q}" $labels.instance $labels.model $labels.feature | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
+                  {{ with printf "model_feature:drift_feature_jensen_shannon_critical:pooled{job=%q,namespace=%q,cluster=%q,model=%q,feature=%q}" $labels.job $labels.namespace $labels.cluster $labels.model $labels.feature | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftfeaturejensenshannon' % $._config,
               },
@@ -105,13 +119,14 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureWasserstein',
               expr: |||
-                feature:drift_feature_wasserstein_normalized:drifted
+                model_feature:drift_feature_wasserstein_normalized:pooled_drifted
                 and (
                   (
-                    time() - feature:drift_feature_wasserstein_normalized:drifted_since >= 900
-                    and ignoring (feature) (increase(drift_records_total[15m]) >= drift_window_records)
+                    time() - model_feature:drift_feature_wasserstein_normalized:pooled_drifted_since >= 900
+                    and ignoring (feature)
+                    (model:drift_records:pooled_increase15m >= model_feature:drift_window_records:pooled)
                   )
-                  or time() - feature:drift_feature_wasserstein_normalized:drifted_since >= 3900
+                  or time() - model_feature:drift_feature_wasserstein_normalized:pooled_drifted_since >= 3900
                 )
               |||,
               // Fresh evidence (issue 13, item 5): the expression itself demands that the condition
@@ -130,10 +145,10 @@ local lib = import '../lib.libsonnet';
               annotations: {
                 summary: 'A numeric feature has moved away from its reference (normalized Wasserstein distance).',
                 description: lib.fold(|||
-                  Feature {{ $labels.feature }} of model {{ $labels.model }} has moved
-                  {{ $value | printf "%.3f" }} reference standard deviations (W1 / std), at or above
-                  both its floor {{ with printf "model:drift_threshold_feature_wasserstein_normalized_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }} and its no-drift critical value
-                  {{ with printf "drift_feature_wasserstein_normalized_critical{instance=%q,model=%q,feature=%q}" $labels.instance $labels.model $labels.feature | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
+                  Feature {{ $labels.feature }} of model {{ $labels.model }} has moved at least
+                  {{ $value | printf "%.3f" }} reference standard deviations (W1 / std) on every replica
+                  that judged it, at or above both its floor {{ with printf "model:drift_threshold_feature_wasserstein_normalized_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }} and its no-drift critical value
+                  {{ with printf "max without (instance, pod) (drift_feature_wasserstein_normalized_critical{job=%q,namespace=%q,cluster=%q,model=%q,feature=%q})" $labels.job $labels.namespace $labels.cluster $labels.model $labels.feature | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftfeaturewasserstein' % $._config,
               },
@@ -143,13 +158,13 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftManyFeaturesDrifted',
               expr: |||
-                model:drift_features_drifted_ratio:many
+                model:drift_features_drifted_ratio:pooled_many
                 and (
                   (
-                    time() - model:drift_features_drifted_ratio:many_since >= 900
-                    and (increase(drift_records_total[15m]) >= drift_window_records)
+                    time() - model:drift_features_drifted_ratio:pooled_many_since >= 900
+                    and (model:drift_records:pooled_increase15m >= model_feature:drift_window_records:pooled)
                   )
-                  or time() - model:drift_features_drifted_ratio:many_since >= 3900
+                  or time() - model:drift_features_drifted_ratio:pooled_many_since >= 3900
                 )
               |||,
               // Fresh evidence (issue 13, item 5): the expression itself demands that the condition
@@ -185,13 +200,13 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftPredictionShift',
               expr: |||
-                model:drift_prediction_psi:drifted
+                model:drift_prediction_psi:pooled_drifted
                 and (
                   (
-                    time() - model:drift_prediction_psi:drifted_since >= 900
-                    and (increase(drift_records_total[15m]) >= drift_window_records)
+                    time() - model:drift_prediction_psi:pooled_drifted_since >= 900
+                    and (model:drift_records:pooled_increase15m >= model_feature:drift_window_records:pooled)
                   )
-                  or time() - model:drift_prediction_psi:drifted_since >= 3900
+                  or time() - model:drift_prediction_psi:pooled_drifted_since >= 3900
                 )
               |||,
               // Fresh evidence (issue 13, item 5): the expression itself demands that the condition
@@ -213,7 +228,7 @@ local lib = import '../lib.libsonnet';
                   The predictions of model {{ $labels.model }} have PSI {{ $value | printf "%.3f" }}
                   against the reference, at or above both the floor
                   {{ with printf "model:drift_threshold_prediction_psi_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }}
-                  and the no-drift critical value {{ with printf "drift_prediction_psi_critical{instance=%q,model=%q}" $labels.instance $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
+                  and the no-drift critical value {{ with printf "model:drift_prediction_psi_critical:pooled{job=%q,namespace=%q,cluster=%q,model=%q}" $labels.job $labels.namespace $labels.cluster $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftpredictionshift' % $._config,
               },
@@ -223,13 +238,13 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftPredictionShift',
               expr: |||
-                model:drift_prediction_psi:severe
+                model:drift_prediction_psi:pooled_severe
                 and (
                   (
-                    time() - model:drift_prediction_psi:severe_since >= 900
-                    and (increase(drift_records_total[15m]) >= drift_window_records)
+                    time() - model:drift_prediction_psi:pooled_severe_since >= 900
+                    and (model:drift_records:pooled_increase15m >= model_feature:drift_window_records:pooled)
                   )
-                  or time() - model:drift_prediction_psi:severe_since >= 3900
+                  or time() - model:drift_prediction_psi:pooled_severe_since >= 3900
                 )
               |||,
               // Fresh evidence (issue 13, item 5): the expression itself demands that the condition
@@ -251,7 +266,7 @@ local lib = import '../lib.libsonnet';
                   The predictions of model {{ $labels.model }} have PSI {{ $value | printf "%.3f" }}
                   against the reference, at or above both the severe floor
                   {{ with printf "model:drift_threshold_prediction_psi_critical:value{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }}
-                  and the no-drift critical value {{ with printf "drift_prediction_psi_critical{instance=%q,model=%q}" $labels.instance $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
+                  and the no-drift critical value {{ with printf "model:drift_prediction_psi_critical:pooled{job=%q,namespace=%q,cluster=%q,model=%q}" $labels.job $labels.namespace $labels.cluster $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }} at this window's size.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftpredictionshift' % $._config,
               },
@@ -266,13 +281,33 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureMissingValues',
               expr: |||
+                # The model's pooled window ...
                 (
-                  drift_feature_missing_ratio
-                    > on (%(groupLabels)s) group_left ()
-                  model:drift_threshold_feature_missing_ratio_warning:value
+                  (
+                    model_feature:drift_feature_missing_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_missing_ratio_warning:value
+                  )
+                  and ignoring (feature)
+                  (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
                 )
-                and ignoring (feature)
-                (drift_window_records >= drift_window_min_records)
+                or
+                # ... or one replica's own full window, while the pooled ratio is not above.
+                (
+                  (
+                    drift_feature_missing_ratio
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_missing_ratio_warning:value
+                  )
+                  and ignoring (feature)
+                  (drift_window_records >= drift_window_min_records)
+                  unless ignoring (instance, pod)
+                  (
+                    model_feature:drift_feature_missing_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_missing_ratio_warning:value
+                  )
+                )
               ||| % $._config,
               // 15 min = 60 agreeing evaluations: a single malformed batch passes
               // through the window without paging.
@@ -284,7 +319,8 @@ local lib = import '../lib.libsonnet';
                 summary: 'A feature is missing or NaN in a large share of recent records.',
                 description: lib.fold(|||
                   Feature {{ $labels.feature }} of model {{ $labels.model }} is missing or NaN in
-                  {{ $value | humanizePercentage }} of the window, above the warning threshold
+                  {{ $value | humanizePercentage }} of {{ if $labels.instance }}replica {{ $labels.instance }}'s window
+                  (the model's pooled window is under the threshold){{ else }}the window{{ end }}, above the warning threshold
                   {{ with printf "model:drift_threshold_feature_missing_ratio_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftfeaturemissingvalues' % $._config,
@@ -293,13 +329,33 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureMissingValues',
               expr: |||
+                # The model's pooled window ...
                 (
-                  drift_feature_missing_ratio
-                    > on (%(groupLabels)s) group_left ()
-                  model:drift_threshold_feature_missing_ratio_critical:value
+                  (
+                    model_feature:drift_feature_missing_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_missing_ratio_critical:value
+                  )
+                  and ignoring (feature)
+                  (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
                 )
-                and ignoring (feature)
-                (drift_window_records >= drift_window_min_records)
+                or
+                # ... or one replica's own full window, while the pooled ratio is not above.
+                (
+                  (
+                    drift_feature_missing_ratio
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_missing_ratio_critical:value
+                  )
+                  and ignoring (feature)
+                  (drift_window_records >= drift_window_min_records)
+                  unless ignoring (instance, pod)
+                  (
+                    model_feature:drift_feature_missing_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_missing_ratio_critical:value
+                  )
+                )
               ||| % $._config,
               // 5 min = 20 agreeing evaluations: broken inputs make bad predictions right
               // now, so page fast, but not on a single evaluation of a single batch.
@@ -311,7 +367,8 @@ local lib = import '../lib.libsonnet';
                 summary: 'A feature is missing or NaN in a large share of recent records.',
                 description: lib.fold(|||
                   Feature {{ $labels.feature }} of model {{ $labels.model }} is missing or NaN in
-                  {{ $value | humanizePercentage }} of the window, above the critical threshold
+                  {{ $value | humanizePercentage }} of {{ if $labels.instance }}replica {{ $labels.instance }}'s window
+                  (the model's pooled window is under the threshold){{ else }}the window{{ end }}, above the critical threshold
                   {{ with printf "model:drift_threshold_feature_missing_ratio_critical:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftfeaturemissingvalues' % $._config,
@@ -322,13 +379,33 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureTypeMismatch',
               expr: |||
+                # The model's pooled window ...
                 (
-                  drift_feature_type_mismatch_ratio
-                    > on (%(groupLabels)s) group_left ()
-                  model:drift_threshold_feature_type_mismatch_ratio_warning:value
+                  (
+                    model_feature:drift_feature_type_mismatch_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_type_mismatch_ratio_warning:value
+                  )
+                  and ignoring (feature)
+                  (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
                 )
-                and ignoring (feature)
-                (drift_window_records >= drift_window_min_records)
+                or
+                # ... or one replica's own full window, while the pooled ratio is not above.
+                (
+                  (
+                    drift_feature_type_mismatch_ratio
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_type_mismatch_ratio_warning:value
+                  )
+                  and ignoring (feature)
+                  (drift_window_records >= drift_window_min_records)
+                  unless ignoring (instance, pod)
+                  (
+                    model_feature:drift_feature_type_mismatch_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_type_mismatch_ratio_warning:value
+                  )
+                )
               ||| % $._config,
               // 15 min = 60 agreeing evaluations: a single malformed batch passes
               // through the window without paging.
@@ -340,7 +417,8 @@ local lib = import '../lib.libsonnet';
                 summary: 'A feature receives values of the wrong type.',
                 description: lib.fold(|||
                   Feature {{ $labels.feature }} of model {{ $labels.model }} has the wrong type in
-                  {{ $value | humanizePercentage }} of the window, above the warning threshold
+                  {{ $value | humanizePercentage }} of {{ if $labels.instance }}replica {{ $labels.instance }}'s window
+                  (the model's pooled window is under the threshold){{ else }}the window{{ end }}, above the warning threshold
                   {{ with printf "model:drift_threshold_feature_type_mismatch_ratio_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftfeaturetypemismatch' % $._config,
@@ -349,13 +427,33 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureTypeMismatch',
               expr: |||
+                # The model's pooled window ...
                 (
-                  drift_feature_type_mismatch_ratio
-                    > on (%(groupLabels)s) group_left ()
-                  model:drift_threshold_feature_type_mismatch_ratio_critical:value
+                  (
+                    model_feature:drift_feature_type_mismatch_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_type_mismatch_ratio_critical:value
+                  )
+                  and ignoring (feature)
+                  (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
                 )
-                and ignoring (feature)
-                (drift_window_records >= drift_window_min_records)
+                or
+                # ... or one replica's own full window, while the pooled ratio is not above.
+                (
+                  (
+                    drift_feature_type_mismatch_ratio
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_type_mismatch_ratio_critical:value
+                  )
+                  and ignoring (feature)
+                  (drift_window_records >= drift_window_min_records)
+                  unless ignoring (instance, pod)
+                  (
+                    model_feature:drift_feature_type_mismatch_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_type_mismatch_ratio_critical:value
+                  )
+                )
               ||| % $._config,
               // 5 min = 20 agreeing evaluations: broken inputs make bad predictions right
               // now, so page fast, but not on a single evaluation of a single batch.
@@ -367,7 +465,8 @@ local lib = import '../lib.libsonnet';
                 summary: 'A feature receives values of the wrong type.',
                 description: lib.fold(|||
                   Feature {{ $labels.feature }} of model {{ $labels.model }} has the wrong type in
-                  {{ $value | humanizePercentage }} of the window, above the critical threshold
+                  {{ $value | humanizePercentage }} of {{ if $labels.instance }}replica {{ $labels.instance }}'s window
+                  (the model's pooled window is under the threshold){{ else }}the window{{ end }}, above the critical threshold
                   {{ with printf "model:drift_threshold_feature_type_mismatch_ratio_critical:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftfeaturetypemismatch' % $._config,
@@ -378,13 +477,33 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureUnseenCategories',
               expr: |||
+                # The model's pooled window ...
                 (
-                  drift_feature_unseen_category_ratio
-                    > on (%(groupLabels)s) group_left ()
-                  model:drift_threshold_feature_unseen_category_ratio_warning:value
+                  (
+                    model_feature:drift_feature_unseen_category_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_unseen_category_ratio_warning:value
+                  )
+                  and ignoring (feature)
+                  (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
                 )
-                and ignoring (feature)
-                (drift_window_records >= drift_window_min_records)
+                or
+                # ... or one replica's own full window, while the pooled ratio is not above.
+                (
+                  (
+                    drift_feature_unseen_category_ratio
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_unseen_category_ratio_warning:value
+                  )
+                  and ignoring (feature)
+                  (drift_window_records >= drift_window_min_records)
+                  unless ignoring (instance, pod)
+                  (
+                    model_feature:drift_feature_unseen_category_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_unseen_category_ratio_warning:value
+                  )
+                )
               ||| % $._config,
               // 15 min = 60 agreeing evaluations: a single malformed batch passes
               // through the window without paging.
@@ -396,7 +515,8 @@ local lib = import '../lib.libsonnet';
                 summary: 'A categorical feature receives categories never seen in its reference.',
                 description: lib.fold(|||
                   Feature {{ $labels.feature }} of model {{ $labels.model }} has unseen categories in
-                  {{ $value | humanizePercentage }} of the window, above the warning threshold
+                  {{ $value | humanizePercentage }} of {{ if $labels.instance }}replica {{ $labels.instance }}'s window
+                  (the model's pooled window is under the threshold){{ else }}the window{{ end }}, above the warning threshold
                   {{ with printf "model:drift_threshold_feature_unseen_category_ratio_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftfeatureunseencategories' % $._config,
@@ -405,13 +525,33 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureUnseenCategories',
               expr: |||
+                # The model's pooled window ...
                 (
-                  drift_feature_unseen_category_ratio
-                    > on (%(groupLabels)s) group_left ()
-                  model:drift_threshold_feature_unseen_category_ratio_critical:value
+                  (
+                    model_feature:drift_feature_unseen_category_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_unseen_category_ratio_critical:value
+                  )
+                  and ignoring (feature)
+                  (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
                 )
-                and ignoring (feature)
-                (drift_window_records >= drift_window_min_records)
+                or
+                # ... or one replica's own full window, while the pooled ratio is not above.
+                (
+                  (
+                    drift_feature_unseen_category_ratio
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_unseen_category_ratio_critical:value
+                  )
+                  and ignoring (feature)
+                  (drift_window_records >= drift_window_min_records)
+                  unless ignoring (instance, pod)
+                  (
+                    model_feature:drift_feature_unseen_category_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_unseen_category_ratio_critical:value
+                  )
+                )
               ||| % $._config,
               // 5 min = 20 agreeing evaluations: broken inputs make bad predictions right
               // now, so page fast, but not on a single evaluation of a single batch.
@@ -423,7 +563,8 @@ local lib = import '../lib.libsonnet';
                 summary: 'A categorical feature receives categories never seen in its reference.',
                 description: lib.fold(|||
                   Feature {{ $labels.feature }} of model {{ $labels.model }} has unseen categories in
-                  {{ $value | humanizePercentage }} of the window, above the critical threshold
+                  {{ $value | humanizePercentage }} of {{ if $labels.instance }}replica {{ $labels.instance }}'s window
+                  (the model's pooled window is under the threshold){{ else }}the window{{ end }}, above the critical threshold
                   {{ with printf "model:drift_threshold_feature_unseen_category_ratio_critical:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftfeatureunseencategories' % $._config,
@@ -434,13 +575,33 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureOutOfRange',
               expr: |||
+                # The model's pooled window ...
                 (
-                  drift_feature_out_of_range_ratio
-                    > on (%(groupLabels)s) group_left ()
-                  model:drift_threshold_feature_out_of_range_ratio_warning:value
+                  (
+                    model_feature:drift_feature_out_of_range_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_out_of_range_ratio_warning:value
+                  )
+                  and ignoring (feature)
+                  (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
                 )
-                and ignoring (feature)
-                (drift_window_records >= drift_window_min_records)
+                or
+                # ... or one replica's own full window, while the pooled ratio is not above.
+                (
+                  (
+                    drift_feature_out_of_range_ratio
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_out_of_range_ratio_warning:value
+                  )
+                  and ignoring (feature)
+                  (drift_window_records >= drift_window_min_records)
+                  unless ignoring (instance, pod)
+                  (
+                    model_feature:drift_feature_out_of_range_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_out_of_range_ratio_warning:value
+                  )
+                )
               ||| % $._config,
               // 15 min = 60 agreeing evaluations: a single malformed batch passes
               // through the window without paging.
@@ -452,7 +613,8 @@ local lib = import '../lib.libsonnet';
                 summary: 'A numeric feature receives values outside its reference range.',
                 description: lib.fold(|||
                   Feature {{ $labels.feature }} of model {{ $labels.model }} is outside the reference
-                  min..max in {{ $value | humanizePercentage }} of the window, above the warning
+                  min..max in {{ $value | humanizePercentage }} of {{ if $labels.instance }}replica {{ $labels.instance }}'s window
+                  (the model's pooled window is under the threshold){{ else }}the window{{ end }}, above the warning
                   threshold
                   {{ with printf "model:drift_threshold_feature_out_of_range_ratio_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}.
                 |||),
@@ -462,13 +624,33 @@ local lib = import '../lib.libsonnet';
             {
               alert: 'ModelDriftFeatureOutOfRange',
               expr: |||
+                # The model's pooled window ...
                 (
-                  drift_feature_out_of_range_ratio
-                    > on (%(groupLabels)s) group_left ()
-                  model:drift_threshold_feature_out_of_range_ratio_critical:value
+                  (
+                    model_feature:drift_feature_out_of_range_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_out_of_range_ratio_critical:value
+                  )
+                  and ignoring (feature)
+                  (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
                 )
-                and ignoring (feature)
-                (drift_window_records >= drift_window_min_records)
+                or
+                # ... or one replica's own full window, while the pooled ratio is not above.
+                (
+                  (
+                    drift_feature_out_of_range_ratio
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_out_of_range_ratio_critical:value
+                  )
+                  and ignoring (feature)
+                  (drift_window_records >= drift_window_min_records)
+                  unless ignoring (instance, pod)
+                  (
+                    model_feature:drift_feature_out_of_range_ratio:pooled
+                      > on (%(groupLabels)s) group_left ()
+                    model:drift_threshold_feature_out_of_range_ratio_critical:value
+                  )
+                )
               ||| % $._config,
               // 5 min = 20 agreeing evaluations: broken inputs make bad predictions right
               // now, so page fast, but not on a single evaluation of a single batch.
@@ -480,7 +662,8 @@ local lib = import '../lib.libsonnet';
                 summary: 'A numeric feature receives values outside its reference range.',
                 description: lib.fold(|||
                   Feature {{ $labels.feature }} of model {{ $labels.model }} is outside the reference
-                  min..max in {{ $value | humanizePercentage }} of the window, above the critical
+                  min..max in {{ $value | humanizePercentage }} of {{ if $labels.instance }}replica {{ $labels.instance }}'s window
+                  (the model's pooled window is under the threshold){{ else }}the window{{ end }}, above the critical
                   threshold
                   {{ with printf "model:drift_threshold_feature_out_of_range_ratio_critical:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}.
                 |||),
@@ -541,8 +724,9 @@ local lib = import '../lib.libsonnet';
               annotations: {
                 summary: 'A model\'s drift gauges are no longer being refreshed.',
                 description: lib.fold(|||
-                  Model {{ $labels.model }} was last evaluated {{ $value | humanizeDuration }} ago;
-                  its drift gauges still show that evaluation.
+                  Model {{ $labels.model }} was last evaluated {{ $value | humanizeDuration }} ago on
+                  replica {{ $labels.instance }}; that sidecar's drift gauges still show that
+                  evaluation.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftevaluationstale' % $._config,
               },
@@ -559,15 +743,23 @@ local lib = import '../lib.libsonnet';
               annotations: {
                 summary: 'A model\'s drift evaluations keep failing.',
                 description: lib.fold(|||
-                  The drift evaluations of model {{ $labels.model }} keep failing
-                  (drift_evaluation_success = {{ $value }}); its drift gauges are not current.
+                  The drift evaluations of model {{ $labels.model }} keep failing on replica
+                  {{ $labels.instance }} (drift_evaluation_success = {{ $value }}); that sidecar's
+                  drift gauges are not current.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftevaluationfailing' % $._config,
               },
             },
             {
               alert: 'ModelDriftNoTraffic',
-              expr: 'model:drift_records:rate5m == 0',
+              expr: |||
+                model:drift_records:pooled_rate5m == 0
+                or
+                (
+                  model:drift_records:rate5m == 0
+                  unless ignoring (instance, pod) (model:drift_records:pooled_rate5m == 0)
+                )
+              |||,
               // 15 min on top of the 5 min rate window: 20 minutes without one prediction
               // record is an outage upstream, not a quiet spell.
               'for': '15m',
@@ -578,15 +770,17 @@ local lib = import '../lib.libsonnet';
                 summary: 'A model\'s sidecar receives no prediction records.',
                 description: lib.fold(|||
                   Model {{ $labels.model }} has accepted {{ $value }} prediction records per second
-                  over the last 5 minutes: the serving path no longer forwards predictions to the
-                  sidecar.
+                  over the last 5 minutes{{ if $labels.instance }} on replica {{ $labels.instance }},
+                  while its other replicas receive traffic: the load balancer or this replica's
+                  serving path no longer forwards predictions to its sidecar.{{ else }}: the serving
+                  path no longer forwards predictions to the sidecar.{{ end }}
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftnotraffic' % $._config,
               },
             },
             {
               alert: 'ModelDriftWindowTooSmall',
-              expr: 'drift_window_records < drift_window_min_records',
+              expr: 'model_feature:drift_window_records:pooled < model:drift_window_min_records:max',
               // 30 min: a fresh deploy or a restarted sidecar needs time to fill its window;
               // after half an hour the model is effectively unmonitored.
               'for': '30m',
@@ -596,11 +790,36 @@ local lib = import '../lib.libsonnet';
               annotations: {
                 summary: 'A model\'s window holds too few records to judge drift.',
                 description: lib.fold(|||
-                  Model {{ $labels.model }} has {{ $value }} records in its window, fewer than the
-                  {{ with printf "drift_window_min_records{model=%q}" $labels.model | query }}{{ . | first | value }}{{ end }}
-                  it needs; no drift gauges are published for it.
+                  Model {{ $labels.model }} has {{ $value }} records in its window (all replicas
+                  together), fewer than the
+                  {{ with printf "model:drift_window_min_records:max{job=%q,namespace=%q,cluster=%q,model=%q}" $labels.job $labels.namespace $labels.cluster $labels.model | query }}{{ . | first | value }}{{ end }}
+                  it needs; its drift is not judged.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftwindowtoosmall' % $._config,
+              },
+            },
+
+            {
+              alert: 'ModelDriftReferenceMismatch',
+              expr: |||
+                model_feature:drift_feature_reference_bins:mismatched > 0
+                or model:drift_prediction_reference_bins:mismatched > 0
+              |||,
+              // 15 min: a rolling deploy of a new reference passes through a mix of old and new
+              // replicas for a few minutes; a mix that stays is a replica left behind.
+              'for': '15m',
+              labels: {
+                severity: 'warning',
+              },
+              annotations: {
+                summary: 'A model\'s replicas hold different references, so its drift cannot be pooled.',
+                description: lib.fold(|||
+                  The replicas of model {{ $labels.model }} report different reference bins for
+                  {{ if $labels.feature }}feature {{ $labels.feature }}{{ else }}the prediction{{ end }}
+                  ({{ $value }} bins differ): no pooled drift statistic is computed for it until
+                  they load the same reference.
+                |||),
+                runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftreferencemismatch' % $._config,
               },
             },
           ],
@@ -615,31 +834,31 @@ local lib = import '../lib.libsonnet';
               expr: |||
                 (
                   (
-                    (drift_reference_performance_accuracy - drift_performance_accuracy)
+                    (model:drift_reference_performance_accuracy:max - model:drift_performance_accuracy:pooled)
                       > on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_accuracy_drop_warning:value
                   )
                   >
                   (
-                    model:drift_performance_accuracy_drop:stderr
+                    model:drift_performance_accuracy_drop_stderr:pooled
                       * on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_drop_standard_errors:value
                   )
                   or
                   (
-                    (drift_performance_rmse / drift_reference_performance_rmse - 1)
+                    (model:drift_performance_rmse:pooled / model:drift_reference_performance_rmse:max - 1)
                       > on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_rmse_increase_ratio_warning:value
                   )
                   >
                   (
-                    model:drift_performance_rmse_increase_ratio:stderr
+                    model:drift_performance_rmse_increase_ratio_stderr:pooled
                       * on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_drop_standard_errors:value
                   )
                 )
-                # This sidecar's labelled window (same job, instance, model), never another replica's.
-                and (drift_labelled_window_records >= drift_performance_min_labels)
+                # The model's labelled window over all replicas (same job, model, deployment labels).
+                and (model:drift_labelled_window_records:pooled >= model:drift_performance_min_labels:max)
               ||| % $._config,
               // 15 min = 60 evaluations at 15 s that all agree: labels arrive in batches, and one
               // batch of hard cases moving the window briefly never pages.
@@ -662,31 +881,31 @@ local lib = import '../lib.libsonnet';
               expr: |||
                 (
                   (
-                    (drift_reference_performance_accuracy - drift_performance_accuracy)
+                    (model:drift_reference_performance_accuracy:max - model:drift_performance_accuracy:pooled)
                       > on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_accuracy_drop_critical:value
                   )
                   >
                   (
-                    model:drift_performance_accuracy_drop:stderr
+                    model:drift_performance_accuracy_drop_stderr:pooled
                       * on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_drop_standard_errors:value
                   )
                   or
                   (
-                    (drift_performance_rmse / drift_reference_performance_rmse - 1)
+                    (model:drift_performance_rmse:pooled / model:drift_reference_performance_rmse:max - 1)
                       > on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_rmse_increase_ratio_critical:value
                   )
                   >
                   (
-                    model:drift_performance_rmse_increase_ratio:stderr
+                    model:drift_performance_rmse_increase_ratio_stderr:pooled
                       * on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_drop_standard_errors:value
                   )
                 )
-                # This sidecar's labelled window (same job, instance, model), never another replica's.
-                and (drift_labelled_window_records >= drift_performance_min_labels)
+                # The model's labelled window over all replicas (same job, model, deployment labels).
+                and (model:drift_labelled_window_records:pooled >= model:drift_performance_min_labels:max)
               ||| % $._config,
               // 10 min = 40 agreeing evaluations: a drop this large costs decisions now, so page
               // sooner than the warning, but never on one evaluation.
@@ -715,30 +934,30 @@ local lib = import '../lib.libsonnet';
               expr: |||
                 (
                   (
-                    (drift_reference_performance_accuracy - drift_estimated_accuracy)
+                    (model:drift_reference_performance_accuracy:max - model:drift_estimated_accuracy:pooled)
                       > on (%(groupLabels)s) group_left ()
                     model:drift_threshold_estimated_accuracy_drop_warning:value
                   )
                   >
                   (
-                    model:drift_estimated_accuracy_drop:stderr
+                    model:drift_estimated_accuracy_drop_stderr:pooled
                       * on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_drop_standard_errors:value
                   )
                   or
                   (
-                    (drift_estimated_rmse / drift_reference_performance_rmse - 1)
+                    (model:drift_estimated_rmse:pooled / model:drift_reference_performance_rmse:max - 1)
                       > on (%(groupLabels)s) group_left ()
                     model:drift_threshold_estimated_rmse_increase_ratio_warning:value
                   )
                   >
                   (
-                    model:drift_estimated_rmse_increase_ratio:stderr
+                    model:drift_estimated_rmse_increase_ratio_stderr:pooled
                       * on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_drop_standard_errors:value
                   )
                 )
-                and (drift_window_records >= drift_window_min_records)
+                and (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
               ||| % $._config,
               // 15 min = 60 evaluations at 15 s that all agree: the estimate moves with the
               // window's score distribution, which drifts slowly; one odd batch never pages.
@@ -749,16 +968,16 @@ local lib = import '../lib.libsonnet';
               annotations: {
                 summary: 'A model\'s performance, estimated without labels, has fallen below its reference performance.',
                 description: lib.fold(|||
-                  {{ if printf "drift_estimated_rmse{model=%q}" $labels.model | query }}The RMSE of
+                  {{ if printf "model:drift_estimated_rmse:pooled{job=%q,namespace=%q,cluster=%q,model=%q}" $labels.job $labels.namespace $labels.cluster $labels.model | query }}The RMSE of
                   model {{ $labels.model }} estimated from its recent predictions is
                   {{ $value | humanizePercentage }} above its reference RMSE
-                  {{ with printf "drift_reference_performance_rmse{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.4g" }}{{ end }},
+                  {{ with printf "model:drift_reference_performance_rmse:max{job=%q,namespace=%q,cluster=%q,model=%q}" $labels.job $labels.namespace $labels.cluster $labels.model | query }}{{ . | first | value | printf "%.4g" }}{{ end }},
                   more than the warning margin
                   {{ with printf "model:drift_threshold_estimated_rmse_increase_ratio_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}
                   and than its sampling error allows.{{ else }}The accuracy of model
                   {{ $labels.model }} estimated from its recent scores is
                   {{ $value | printf "%.3f" }} below its reference accuracy
-                  {{ with printf "drift_reference_performance_accuracy{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3f" }}{{ end }},
+                  {{ with printf "model:drift_reference_performance_accuracy:max{job=%q,namespace=%q,cluster=%q,model=%q}" $labels.job $labels.namespace $labels.cluster $labels.model | query }}{{ . | first | value | printf "%.3f" }}{{ end }},
                   more than the warning margin
                   {{ with printf "model:drift_threshold_estimated_accuracy_drop_warning:value{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }}
                   and than its sampling error allows.{{ end }}
@@ -771,30 +990,30 @@ local lib = import '../lib.libsonnet';
               expr: |||
                 (
                   (
-                    (drift_reference_performance_accuracy - drift_estimated_accuracy)
+                    (model:drift_reference_performance_accuracy:max - model:drift_estimated_accuracy:pooled)
                       > on (%(groupLabels)s) group_left ()
                     model:drift_threshold_estimated_accuracy_drop_critical:value
                   )
                   >
                   (
-                    model:drift_estimated_accuracy_drop:stderr
+                    model:drift_estimated_accuracy_drop_stderr:pooled
                       * on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_drop_standard_errors:value
                   )
                   or
                   (
-                    (drift_estimated_rmse / drift_reference_performance_rmse - 1)
+                    (model:drift_estimated_rmse:pooled / model:drift_reference_performance_rmse:max - 1)
                       > on (%(groupLabels)s) group_left ()
                     model:drift_threshold_estimated_rmse_increase_ratio_critical:value
                   )
                   >
                   (
-                    model:drift_estimated_rmse_increase_ratio:stderr
+                    model:drift_estimated_rmse_increase_ratio_stderr:pooled
                       * on (%(groupLabels)s) group_left ()
                     model:drift_threshold_performance_drop_standard_errors:value
                   )
                 )
-                and (drift_window_records >= drift_window_min_records)
+                and (model_feature:drift_window_records:pooled >= model:drift_window_min_records:max)
               ||| % $._config,
               // 15 min = 60 agreeing evaluations, as the warning: a page needs a drop that stays, and
               // an estimate beyond 0.1 and 3 standard errors for a quarter of an hour does.
@@ -805,16 +1024,16 @@ local lib = import '../lib.libsonnet';
               annotations: {
                 summary: 'A model\'s performance, estimated without labels, has fallen below its reference performance.',
                 description: lib.fold(|||
-                  {{ if printf "drift_estimated_rmse{model=%q}" $labels.model | query }}The RMSE of
+                  {{ if printf "model:drift_estimated_rmse:pooled{job=%q,namespace=%q,cluster=%q,model=%q}" $labels.job $labels.namespace $labels.cluster $labels.model | query }}The RMSE of
                   model {{ $labels.model }} estimated from its recent predictions is
                   {{ $value | humanizePercentage }} above its reference RMSE
-                  {{ with printf "drift_reference_performance_rmse{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.4g" }}{{ end }},
+                  {{ with printf "model:drift_reference_performance_rmse:max{job=%q,namespace=%q,cluster=%q,model=%q}" $labels.job $labels.namespace $labels.cluster $labels.model | query }}{{ . | first | value | printf "%.4g" }}{{ end }},
                   more than the critical margin
                   {{ with printf "model:drift_threshold_estimated_rmse_increase_ratio_critical:value{model=%q}" $labels.model | query }}{{ . | first | value | humanizePercentage }}{{ end }}
                   and than its sampling error allows.{{ else }}The accuracy of model
                   {{ $labels.model }} estimated from its recent scores is
                   {{ $value | printf "%.3f" }} below its reference accuracy
-                  {{ with printf "drift_reference_performance_accuracy{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3f" }}{{ end }},
+                  {{ with printf "model:drift_reference_performance_accuracy:max{job=%q,namespace=%q,cluster=%q,model=%q}" $labels.job $labels.namespace $labels.cluster $labels.model | query }}{{ . | first | value | printf "%.3f" }}{{ end }},
                   more than the critical margin
                   {{ with printf "model:drift_threshold_estimated_accuracy_drop_critical:value{model=%q}" $labels.model | query }}{{ . | first | value | printf "%.3g" }}{{ end }}
                   and than its sampling error allows.{{ end }}
@@ -826,7 +1045,8 @@ local lib = import '../lib.libsonnet';
             // ModelDriftConceptDrift: A change detector fired on the model's per-record error stream.
             {
               alert: 'ModelDriftConceptDrift',
-              expr: 'increase(drift_concept_drift_detections_total[30m]) > 0',
+              // Summed over replicas: one alert per model and detector, however many replicas saw it.
+              expr: 'sum without (%(replicaLabelNames)s) (increase(drift_concept_drift_detections_total[30m])) > 0' % $._config,
               // 1 min: the detectors already demand a sustained change (ADWIN's significance test,
               // Page-Hinkley's cumulative threshold, DDM's three standard deviations); the 30 min
               // window then keeps the alert up long enough to be seen and routed.
@@ -839,9 +1059,33 @@ local lib = import '../lib.libsonnet';
                 description: lib.fold(|||
                   The {{ $labels.detector }} detector found a change in the per-record error of model
                   {{ $labels.model }}: {{ $value | printf "%.0f" }} detection(s) in the last 30
-                  minutes.
+                  minutes, all replicas together.
                 |||),
                 runbook_url: '%(runbookBaseUrl)s#alert-name-modeldriftconceptdrift' % $._config,
+              },
+            },
+          ],
+        },
+
+        // The alerting pipeline's heartbeat (the kube-prometheus convention): always firing, so
+        // Alertmanager, and whatever dead man's switch it is routed to, can tell a silent Prometheus
+        // from a quiet fleet. Severity none: it pages nobody (alertmanager.yml routes it apart).
+        {
+          name: 'drift-watchdog',
+          rules: [
+            {
+              alert: 'Watchdog',
+              expr: 'vector(1)',
+              labels: {
+                severity: 'none',
+              },
+              annotations: {
+                summary: 'An alert that always fires, to prove the alerting pipeline works.',
+                description: lib.fold(|||
+                  This alert is always firing (value {{ $value }}). If it stops arriving, Prometheus
+                  cannot evaluate rules or reach Alertmanager, and no other alert would arrive either.
+                |||),
+                runbook_url: '%(runbookBaseUrl)s#alert-name-watchdog' % $._config,
               },
             },
           ],
