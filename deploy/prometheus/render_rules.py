@@ -14,7 +14,7 @@ as well, use deploy/mixin/render.py --config.
     python3 deploy/prometheus/render_rules.py --check             # exit 1 unless already rendered
     python3 deploy/prometheus/render_rules.py --runbook-base-url URL --output /tmp/drift_alerts.yml
 
-Needs PyYAML and the jsonnet Python binding (`pip install jsonnet`). Exit status: 0 done,
+Needs PyYAML and go-jsonnet's Python binding (`pip install gojsonnet`). Exit status: 0 done,
 1 `--check` found a difference, 2 bad arguments or a mixin that does not render (the message
 says which alert).
 """
