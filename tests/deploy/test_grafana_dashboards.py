@@ -175,23 +175,22 @@ def test_every_panel_has_a_title_and_description(path: Path) -> None:
 
 
 DEPLOYMENT = 'job=~"$job", cluster=~"$cluster", namespace=~"$namespace"'
+# The jobs the mixin's jobSelector selects (deploy/mixin sets it; this is the default render).
+JOB_QUERY = (
+    'label_values(drift_window_records{job="drift-exporter", cluster=~"$cluster", '
+    'namespace=~"$namespace"}, job)'
+)
 EXPECTED_VARIABLES = {
     "drift-fleet-overview.json": {
         "cluster": ("label_values(drift_window_records, cluster)", ".*"),
         "namespace": ('label_values(drift_window_records{cluster=~"$cluster"}, namespace)', ".*"),
-        "job": (
-            'label_values(drift_window_records{cluster=~"$cluster", namespace=~"$namespace"}, job)',
-            None,
-        ),
+        "job": (JOB_QUERY, None),
         "model": (f"label_values(drift_window_records{{{DEPLOYMENT}}}, model)", ".+"),
     },
     "drift-model-detail.json": {
         "cluster": ("label_values(drift_window_records, cluster)", ".*"),
         "namespace": ('label_values(drift_window_records{cluster=~"$cluster"}, namespace)', ".*"),
-        "job": (
-            'label_values(drift_window_records{cluster=~"$cluster", namespace=~"$namespace"}, job)',
-            None,
-        ),
+        "job": (JOB_QUERY, None),
         "model": (f"label_values(drift_window_records{{{DEPLOYMENT}}}, model)", None),
         "instance": (
             f'label_values(drift_window_records{{{DEPLOYMENT}, model=~"$model"}}, instance)',
@@ -220,7 +219,8 @@ def test_deployment_model_and_replica_variables(path: Path) -> None:
     by_name = {v["name"]: v for v in variables}
     # cluster and namespace: All is the regex .*, so series without the label match too
     # (test_an_all_regex_matches_series_without_the_label); job: All is every job that has
-    # drift series, so `up{job=~"$job"}` never reaches other targets.
+    # drift series and the mixin's jobSelector selects, so `up{job=~"$job"}` never reaches
+    # other targets.
     for name in ("cluster", "namespace", "job"):
         assert by_name[name]["includeAll"] and by_name[name]["multi"], name
     # The detail dashboard is one model's; the fleet's model variable takes several.

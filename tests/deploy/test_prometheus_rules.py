@@ -58,6 +58,10 @@ GATE = "(drift_window_records >= drift_window_min_records)"
 # evidence, and are warnings, except the severe prediction drift, which pages.
 DRIFT_GROUPS = {"drift-features", "drift-prediction"}
 DECISION = re.compile(r"^(feature|model):(drift_\w+):(drifted|severe|many)$")
+# The labels of one model of one deployment under the default _config (deploy/mixin): what
+# thresholds are grouped by and joined on, so two deployments' same-named models never merge.
+GROUP_LABELS = "cluster, namespace, job, model"
+MIXIN_RULE_SOURCES = PROMETHEUS_DIR.parent / "mixin" / "rule_files"
 POOLED_DECISION = re.compile(
     r"^(model_feature|model):(drift_\w+):(pooled_drifted|pooled_severe|pooled_many)$"
 )
@@ -168,11 +172,11 @@ def test_recording_rules_are_named_level_metric_operations() -> None:
 
 def test_aggregating_recording_rules_use_without_except_thresholds() -> None:
     # STYLE.md: `without`, so job/instance survive. Thresholds are the one
-    # exception: keyed on model alone so the alerts' join stays one-to-one.
+    # exception: keyed on one model of one deployment so the alerts' join stays one-to-one.
     for rule in recording_rules():
         expr = rule["expr"]
         if rule["record"].startswith("model:drift_threshold_"):
-            assert "group by (model)" in expr, rule["record"]
+            assert f"group by ({GROUP_LABELS})" in expr, rule["record"]
         elif re.search(r"(?<![:\w])(sum|max|min|avg|count|group)\s*(without|by)?\s*\(", expr):
             assert " by (" not in expr and "without (" in expr, rule["record"]
 
@@ -195,9 +199,12 @@ def test_every_threshold_value_falls_back_from_its_override() -> None:
         assert name.endswith(":value"), name
         override = name.removesuffix(":value") + ":override"
         expr = " ".join(rule["expr"].split())
+        # the override (keyed on model) spread to every deployment of the model, else the default
+        deployments = f"group by ({GROUP_LABELS}) (drift_window_records)"
         assert re.fullmatch(
-            rf"{re.escape(override)} or on \(model\) [0-9.]+ \* group by \(model\) "
-            r"\(drift_window_records\)",
+            rf"\( {re.escape(override)} \* on \(model\) group_right \(\) "
+            rf"{re.escape(deployments)} \) "
+            rf"or on \({GROUP_LABELS}\) [0-9.]+ \* {re.escape(deployments)}",
             expr,
         ), expr
 
@@ -271,12 +278,18 @@ def test_two_rules_with_one_name_differ_in_severity() -> None:
 
 
 def test_every_for_has_a_comment_saying_why() -> None:
-    for path in rule_files():
+    # The comments live in the rules' source, the mixin's jsonnet (the YAML is its render).
+    sources = sorted(MIXIN_RULE_SOURCES.glob("*.libsonnet"))
+    assert sources
+    found = 0
+    for path in sources:
         lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines):
-            if re.match(r"\s*for:", line):
+            if re.match(r"\s*'for':", line):
+                found += 1
                 previous = lines[number - 1].strip()
-                assert "#" in line or previous.startswith("#"), f"{path.name}:{number + 1}"
+                assert "//" in line or previous.startswith("//"), f"{path.name}:{number + 1}"
+    assert found == sum("for" in rule for rule in alert_rules())
 
 
 def test_every_alert_holds_for_a_while() -> None:
@@ -321,8 +334,8 @@ def test_quality_alerts_are_the_models_or_one_replicas_alone() -> None:
         kind = re.search(r"drift_feature_(\w+)_ratio:pooled", expr).group(1)  # type: ignore[union-attr]
         threshold = f"model:drift_threshold_feature_{kind}_ratio_{rule['labels']['severity']}:value"
         ratio = f"model_feature:drift_feature_{kind}_ratio:pooled"
-        pooled = f"( {ratio} > on (model) group_left () {threshold} )"
-        own = f"( drift_feature_{kind}_ratio > on (model) group_left () {threshold} )"
+        pooled = f"( {ratio} > on ({GROUP_LABELS}) group_left () {threshold} )"
+        own = f"( drift_feature_{kind}_ratio > on ({GROUP_LABELS}) group_left () {threshold} )"
         # The model's pooled ratio on the pooled window, or (issue 14) one replica's own ratio on
         # its own window (`ignoring (feature)`: the window of the same job, instance and model)
         # while the pool's is not above the same threshold.
@@ -358,7 +371,7 @@ def test_decisions_apply_the_one_rule_of_drifted() -> None:
         scope = metric.split("_")[1]  # feature or prediction
         statistic = metric.removeprefix(f"drift_{scope}_")
         assert expr.startswith(
-            f"( {metric} >= on (model) group_left () "
+            f"( {metric} >= on ({GROUP_LABELS}) group_left () "
             f"model:drift_threshold_{scope}_{statistic}_{severity}:value ) "
             # one to one on every label: this sidecar's, this feature's critical value
             f">= {metric}_critical and (drift_{scope}_judged == 1) and "
@@ -433,7 +446,7 @@ def test_pooled_decisions_apply_the_one_rule_of_drifted() -> None:
         scope = metric.split("_")[1]
         statistic = metric.removeprefix(f"drift_{scope}_")
         assert expr == (
-            f"( {level}:{metric}:pooled >= on (model) group_left () "
+            f"( {level}:{metric}:pooled >= on ({GROUP_LABELS}) group_left () "
             f"model:drift_threshold_{scope}_{statistic}_{severity}:value ) "
             f">= {level}:{metric}_critical:pooled and ({level}:drift_{scope}_judged:pooled == 1) "
             + ("and ignoring (feature) " if level == "model_feature" else "and ")
@@ -459,9 +472,8 @@ def test_pooled_rules_drop_only_the_per_replica_labels() -> None:
     text = (RULES_DIR / "drift_pooled.yml").read_text()
     for labels in re.findall(r"without \(([^)]*)\)", text):
         assert labels in {"instance, pod", "bin", "feature"}, labels
-    assert " by (" not in text and " on (" not in text.replace(
-        "on (model) group_left ()\n", ""
-    ).replace("on (model) group_left ()", "")
+    threshold_join = f"on ({GROUP_LABELS}) group_left ()"
+    assert " by (" not in text and " on (" not in text.replace(threshold_join, "")
 
 
 def test_model_alerts_carry_no_instance_and_replica_alerts_do() -> None:
@@ -622,8 +634,9 @@ def test_wilson_hilferty_error_is_what_the_rule_file_states() -> None:
             errors.setdefault(df, []).append(_wilson_hilferty(df, z) / exact - 1)
     every = [e for values in errors.values() for e in values]
     from_two = [e for df, values in errors.items() if df >= 2 for e in values]
-    lines = (RULES_DIR / "drift_pooled.yml").read_text().splitlines()
-    text = " ".join(" ".join(line.strip().lstrip("#").split()) for line in lines)
+    # The comment lives in the rules' source, the mixin's jsonnet (the YAML is its render).
+    lines = (MIXIN_RULE_SOURCES / "drift_pooled.libsonnet").read_text().splitlines()
+    text = " ".join(" ".join(line.strip().lstrip("/").split()) for line in lines)
     assert round(100 * min(every), 2) == -0.74 and round(100 * max(every), 1) == 11.1
     assert "between -0.74 % (df 1, q 0.99) and +11.1 % (df 1, q 0.99999)" in text
     assert round(100 * min(from_two), 2) == 0.02 and round(100 * max(from_two), 1) == 7.1

@@ -1,4 +1,5 @@
-"""Runbook links: one base URL, rendered into the alert rules by deploy/prometheus/render_rules.py.
+"""Runbook links: one base URL (the mixin's `_config.runbookBaseUrl`), rendered into the alert
+rules by deploy/prometheus/render_rules.py, which delegates to deploy/mixin/render.py.
 
 The checked-in drift_alerts.yml must be the render with the default base; every alert's link
 must land on its `## Alert Name: <AlertName>` heading in docs/runbook.md; and rendering with
@@ -56,11 +57,15 @@ def test_the_default_base_is_the_repository_runbook() -> None:
     assert renderer.DEFAULT_RUNBOOK_BASE_URL == (
         "https://github.com/drift-exporter/drift-exporter/blob/main/docs/runbook.md"
     )
+    # ... and the mixin's default, which the script's default must follow
+    assert renderer.mixin.evaluate()["config"]["runbookBaseUrl"] == (
+        renderer.DEFAULT_RUNBOOK_BASE_URL
+    )
 
 
 def test_the_checked_in_alert_rules_equal_their_render_with_the_default_base() -> None:
     text = ALERTS_FILE.read_text()
-    assert renderer.render(text, renderer.DEFAULT_RUNBOOK_BASE_URL) == text, (
+    assert renderer.render(renderer.DEFAULT_RUNBOOK_BASE_URL) == text, (
         "drift_alerts.yml is not rendered: run python3 deploy/prometheus/render_rules.py"
     )
 
@@ -79,7 +84,7 @@ def test_every_alert_links_its_runbook_heading() -> None:
 
 def test_rendering_with_another_base_changes_only_the_base() -> None:
     text = ALERTS_FILE.read_text()
-    rendered = renderer.render(text, OTHER_BASE)
+    rendered = renderer.render(OTHER_BASE)
     before, after = text.splitlines(), rendered.splitlines()
     assert len(before) == len(after)
     changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
@@ -101,7 +106,7 @@ def test_rendering_with_another_base_changes_only_the_base() -> None:
         assert new_url.split("#") == [OTHER_BASE, old_url.split("#")[1]]
     assert _without_runbook_urls(old_rules) == _without_runbook_urls(new_rules)
     # And back: rendering is a function of the base alone.
-    assert renderer.render(rendered, default) == text
+    assert renderer.render(default) == text
 
 
 @pytest.mark.parametrize(
@@ -115,40 +120,46 @@ def test_rendering_with_another_base_changes_only_the_base() -> None:
 )
 def test_an_unusable_base_is_refused_saying_why(base: str, complaint: str) -> None:
     with pytest.raises(renderer.RenderError, match=complaint):
-        renderer.render(ALERTS_FILE.read_text(), base)
+        renderer.render(base)
 
 
 def test_an_alert_without_a_runbook_url_is_refused_by_name() -> None:
-    text = """groups:
+    document = yaml.safe_load("""groups:
   - name: g
     rules:
       - alert: HasOne
         expr: vector(1)
         annotations:
-          runbook_url: old#x
+          runbook_url: https://wiki.example.com/ml/drift-runbook#alert-name-hasone
       - alert: LacksOne
         expr: vector(1)
         annotations:
           summary: Nothing to link.
-"""
+""")
     with pytest.raises(
-        renderer.RenderError, match=r"rules\[1\] \(alert LacksOne\): no runbook_url"
+        renderer.RenderError, match=r"x.yml: .*rules\[1\] \(alert LacksOne\): no runbook_url"
     ):
-        renderer.render(text, OTHER_BASE)
+        renderer.mixin.check_runbook_links("x.yml", document, OTHER_BASE)
 
 
-def test_a_multi_line_runbook_url_is_refused_not_half_rewritten() -> None:
-    text = """groups:
-  - name: g
-    rules:
-      - alert: Folded
-        expr: vector(1)
-        annotations:
-          runbook_url: >-
-            docs/runbook.md#alert-name-folded
-"""
-    with pytest.raises(renderer.RenderError, match=r"line 7 \(alert Folded\): .*several lines"):
-        renderer.render(text, OTHER_BASE)
+def test_a_link_not_rendered_from_the_base_is_refused_by_name() -> None:
+    # e.g. a runbook_url written as a literal in the jsonnet instead of from _config
+    document = {
+        "groups": [
+            {
+                "name": "g",
+                "rules": [
+                    {
+                        "alert": "Literal",
+                        "expr": "vector(1)",
+                        "annotations": {"runbook_url": "docs/runbook.md#alert-name-literal"},
+                    }
+                ],
+            }
+        ]
+    }
+    with pytest.raises(renderer.RenderError, match=r"\(alert Literal\): runbook_url rendered as"):
+        renderer.mixin.check_runbook_links("x.yml", document, OTHER_BASE)
 
 
 def test_the_script_checks_renders_in_place_and_keeps_the_file_mode(tmp_path: Path) -> None:
