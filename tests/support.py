@@ -14,6 +14,20 @@ from typing import TypeVar
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The sidecar's pooling families (issue 14's fleet contract, docs/metrics.md), written out
+#: here rather than read from the code: the tests hold the code to the contract.
+POOLING_FAMILIES = (
+    "drift_feature_window_bin_records",
+    "drift_feature_reference_bin_records",
+    "drift_prediction_window_bin_records",
+    "drift_prediction_reference_bin_records",
+    "drift_feature_missing_records",
+    "drift_feature_type_mismatch_records",
+    "drift_feature_unseen_category_records",
+    "drift_feature_out_of_range_records",
+    "drift_noise_quantile_z",
+    "drift_prediction_noise_quantile_z",
+)
 T = TypeVar("T")
 
 

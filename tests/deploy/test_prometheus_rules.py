@@ -23,26 +23,14 @@ from deploy_support import (
     series_names,
 )
 
+from tests.support import POOLING_FAMILIES
+
 PROMETHEUS_YML = PROMETHEUS_DIR / "prometheus.yml"
 SEVERITIES = {"warning", "critical"}
 #: The always-firing heartbeat (kube-prometheus's name and severity): no ModelDrift prefix, no
 #: `for:`, no model, and no case where it does not fire.
 WATCHDOG = "Watchdog"
-#: The sidecar's pooling families (issue 14's fleet contract), which the pooled rules read.
-POOLING_METRICS = frozenset(
-    {
-        "drift_feature_window_bin_records",
-        "drift_feature_reference_bin_records",
-        "drift_prediction_window_bin_records",
-        "drift_prediction_reference_bin_records",
-        "drift_feature_missing_records",
-        "drift_feature_type_mismatch_records",
-        "drift_feature_unseen_category_records",
-        "drift_feature_out_of_range_records",
-        "drift_noise_quantile_z",
-        "drift_prediction_noise_quantile_z",
-    }
-)
+POOLING_METRICS = frozenset(POOLING_FAMILIES)  # what the pooled rules read
 POOLED_RECORDING_TEST = PROMTOOL_TESTS_DIR / "drift_pooled_recording_test.yml"
 # One replica's alerts keep the instance; every other alert is the model's (drift_pooled.yml).
 PER_REPLICA_ALERTS = {

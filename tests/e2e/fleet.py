@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.e2e.stack import start_prometheus
+from tests.e2e.stack import PrometheusApi, start_prometheus
 from tests.support import free_port, start_sidecar, stop, wait_for, wait_until
 
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
@@ -88,27 +88,6 @@ def series(
     return {
         key: value for (metric, key), value in samples.items() if metric == name and wanted <= key
     }
-
-
-@dataclass
-class PrometheusApi:
-    """The HTTP query API of a Prometheus server at `url`."""
-
-    url: str
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
-        body = response.json()
-        assert body["status"] == "success", f"{expr}: {body}"
-        result: list[dict[str, Any]] = body["data"]["result"]
-        return result
-
-    def values(self, expr: str, *keys: str) -> dict[tuple[str, ...], float]:
-        """{label values at `keys`: value} of an instant query."""
-        return {
-            tuple(item["metric"].get(key, "") for key in keys): float(item["value"][1])
-            for item in self.query(expr)
-        }
 
 
 class Prometheus(PrometheusApi):

@@ -89,17 +89,34 @@ def shortened_rules(source: Path, target: Path, for_seconds: int) -> None:
 
 
 @dataclass
+class PrometheusApi:
+    """The HTTP query API of a Prometheus server at `url`."""
+
+    url: str
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
+        body = response.json()
+        assert body["status"] == "success", f"{expr}: {body}"
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def values(self, expr: str, *keys: str) -> dict[tuple[str, ...], float]:
+        """{label values at `keys`: value} of an instant query."""
+        return {
+            tuple(item["metric"].get(key, "") for key in keys): float(item["value"][1])
+            for item in self.query(expr)
+        }
+
+
+@dataclass
 class Stack:
     prometheus: str
     alertmanager: str
     processes: list[subprocess.Popen[bytes]]
 
     def query(self, expr: str) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.prometheus}/api/v1/query", params={"query": expr}, timeout=10)
-        body = response.json()
-        assert body["status"] == "success", f"{expr}: {body}"
-        result: list[dict[str, Any]] = body["data"]["result"]
-        return result
+        return PrometheusApi(self.prometheus).query(expr)
 
     def firing(self, alertname_regex: str = "ModelDrift.*") -> list[dict[str, str]]:
         expr = f'ALERTS{{alertname=~"{alertname_regex}", alertstate="firing"}}'

@@ -24,22 +24,10 @@ from exporter.settings import Settings
 from exporter.stats import psi
 from tests.integration.conftest import FakeClock
 from tests.integration.payloads import seeded_records
+from tests.support import POOLING_FAMILIES
 
 Labels = tuple[tuple[str, str], ...]
 Exposition = dict[str, dict[Labels, float]]
-#: The families the `pooling` section switches on (the fleet contract, issue #14).
-POOLING_FAMILIES = (
-    "drift_feature_window_bin_records",
-    "drift_feature_reference_bin_records",
-    "drift_prediction_window_bin_records",
-    "drift_prediction_reference_bin_records",
-    "drift_feature_missing_records",
-    "drift_feature_type_mismatch_records",
-    "drift_feature_unseen_category_records",
-    "drift_feature_out_of_range_records",
-    "drift_noise_quantile_z",
-    "drift_prediction_noise_quantile_z",
-)
 QUALITY = ("missing", "type_mismatch", "unseen_category", "out_of_range")
 ALPHA = 0.01
 
