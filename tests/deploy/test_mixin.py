@@ -193,19 +193,49 @@ def test_promtool_accepts_the_render_with_another_config(other: Render, tmp_path
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dashboards_follow_the_job_selector_and_are_otherwise_the_json(other: Render) -> None:
-    escaped = OTHER["jobSelector"].replace('"', '\\"')
+def _targets(dashboard: dict[str, Any]) -> list[str]:
+    """Every panel query of a dashboard, rows' panels included, in order."""
+    out: list[str] = []
+    for panel in dashboard.get("panels", []):
+        out.extend(_targets(panel))
+        out.extend(t["expr"] for t in panel.get("targets", []) if "expr" in t)
+    return out
+
+
+def test_dashboards_follow_the_job_selector_and_deployment_labels(
+    default: Render, other: Render
+) -> None:
+    region, tenant = OTHER["deploymentLabels"]
     for name, text in other.dashboards.items():
         assert SHIPPED_JOB.replace('"', '\\"') not in text, name
-        shipped = (DASHBOARDS_DIR / name).read_text(encoding="utf-8")
-        assert text == shipped.replace(SHIPPED_JOB.replace('"', '\\"'), escaped), name
+        for gone in ("cluster=~", "$cluster", "$namespace", "by (cluster", "{{cluster}}"):
+            assert gone not in text, (name, gone)
         dashboard = json.loads(text)
-        (job,) = [v for v in dashboard["templating"]["list"] if v["name"] == "job"]
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        assert "cluster" not in variables and "namespace" not in variables
+        assert variables[region]["definition"] == f"label_values(drift_window_records, {region})"
+        assert variables[tenant]["definition"] == (
+            f'label_values(drift_window_records{{{region}=~"${region}"}}, {tenant})'
+        )
         # The job variable lists only the jobs the selector selects, so All stays within them.
-        assert job["definition"].startswith(
+        job = variables["job"]
+        assert job["definition"] == (
             f"label_values(drift_window_records{{{OTHER['jobSelector']}, "
+            f'{region}=~"${region}", {tenant}=~"${tenant}"}}, job)'
         )
         assert job["query"]["query"] == job["definition"]
+        # Every query is the shipped one with the selector and the deployment labels swapped.
+        shipped = _targets(json.loads(default.dashboards[name]))
+        expected = [
+            expr.replace(SHIPPED_JOB, OTHER["jobSelector"])
+            .replace(
+                'cluster=~"$cluster", namespace=~"$namespace"',
+                f'{region}=~"${region}", {tenant}=~"${tenant}"',
+            )
+            .replace("by (cluster, namespace, ", f"by ({region}, {tenant}, ")
+            for expr in shipped
+        ]
+        assert _targets(dashboard) == expected, name
 
 
 def test_a_dashboard_whose_job_variable_ignores_the_selector_is_refused() -> None:
