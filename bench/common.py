@@ -310,13 +310,7 @@ def running_server(config: dict[str, Any], *, ready_timeout: float = 30.0) -> It
             time.sleep(0.05)
         yield server
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_process(process, 15)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -456,3 +450,15 @@ def add_summary_argument(parser: Any) -> None:
     parser.add_argument(
         "--summary-json", help="also write the summary rows to this file (used by run_all.py)"
     )
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
+    """Stop a process this benchmark started, by its handle: SIGTERM, then SIGKILL after
+    `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import yaml
+from common import stop_process
 from fleet_bodies import parse_exposition
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,13 +164,7 @@ def running_prometheus(
         _wait(lambda: _ready(base, process, log), "Prometheus not ready", 120)
         yield process, base, log
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop_process(process, 60)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -171,3 +174,15 @@ def alert_rules() -> list[dict[str, Any]]:
 
 def recording_rules() -> list[dict[str, Any]]:
     return [rule for rule in all_rules() if "record" in rule]
+
+
+def load_script(path: Path, name: str, *, register: bool = False) -> ModuleType:
+    """A repository script (not a package module) imported by its path, as module `name`;
+    `register` puts it in sys.modules first (dataclasses of the script need that)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    if register:
+        sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

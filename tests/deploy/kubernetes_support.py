@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import DEPLOY, HERE
+from deploy_support import DEPLOY, HERE, load_script
 
 KUBERNETES_DIR = DEPLOY / "kubernetes"
 OVERLAYS = sorted(path.name for path in (KUBERNETES_DIR / "overlays").iterdir() if path.is_dir())
@@ -84,12 +83,7 @@ def one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
 
 def generator() -> ModuleType:
     """deploy/kubernetes/generate.py as a module."""
-    path = KUBERNETES_DIR / "generate.py"
-    spec = importlib.util.spec_from_file_location("kubernetes_generate", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(KUBERNETES_DIR / "generate.py", "kubernetes_generate")
 
 
 def exporter_containers(obj: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,13 +7,11 @@ depends on them and nothing else, and still pass promtool.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any, NamedTuple
 
 import pytest
@@ -22,6 +20,7 @@ from deploy_support import (
     DEPLOY,
     GRAFANA_DIR,
     RULES_DIR,
+    load_script,
     require_binary,
     run_tool,
 )
@@ -41,15 +40,7 @@ OTHER = {
 _GROUPING = re.compile(r"\b(by|on)\s*\(([^()]*)\)(\s*group_right)?")
 
 
-def _load_renderer() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("drift_mixin_render", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-renderer = _load_renderer()
+renderer = load_script(SCRIPT, "drift_mixin_render")
 
 
 class Render(NamedTuple):

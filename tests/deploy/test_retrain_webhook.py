@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import logging
 import re
@@ -13,27 +12,17 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
-from deploy_support import ALERTMANAGER_DIR
+from deploy_support import ALERTMANAGER_DIR, load_script
 
 SCRIPT = ALERTMANAGER_DIR / "retrain_webhook.py"
 EXAMPLE = ALERTMANAGER_DIR / "example-webhook-payload.json"
 
 
-def _load_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("retrain_webhook", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["retrain_webhook"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-webhook = _load_module()
+webhook = load_script(SCRIPT, "retrain_webhook", register=True)
 
 
 def _example() -> dict[str, Any]:

@@ -8,32 +8,22 @@ another base must change nothing but the base.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from deploy_support import PROMETHEUS_DIR, RULES_DIR, RUNBOOK, alert_rules
+from deploy_support import PROMETHEUS_DIR, RULES_DIR, RUNBOOK, alert_rules, load_script
 
 ALERTS_FILE = RULES_DIR / "drift_alerts.yml"
 SCRIPT = PROMETHEUS_DIR / "render_rules.py"
 OTHER_BASE = "https://wiki.example.com/ml/drift-runbook"
 
 
-def _load_renderer() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("render_rules", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-renderer = _load_renderer()
+renderer = load_script(SCRIPT, "render_rules")
 
 
 def _github_anchor(heading: str) -> str:
