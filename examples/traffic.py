@@ -22,29 +22,22 @@ import httpx
 from examples.model_server import applicants, as_rows, reference_records
 
 
-def wait_until_up(url: str, deadline: float) -> None:
+def wait_until_up(url: str, deadline: float, probe: str = "/healthz") -> None:
+    """Until `url` answers 200 on `probe`; exit with a message at the deadline."""
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{probe}", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    sys.exit(f"traffic: {url} did not come up")
+    sys.exit(f"traffic: {url}{probe} did not answer 200")
 
 
 def wait_until_ready(url: str, model: str, deadline: float) -> None:
     """Until the sidecar's /readyz is 200 (every configured reference loaded); then `model`
     must be one of its models, or the traffic would only be rejected."""
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    else:
-        sys.exit(f"traffic: {url}/readyz did not answer 200")
+    wait_until_up(url, deadline, "/readyz")
     listed = httpx.get(f"{url}/v1/models", timeout=10)
     listed.raise_for_status()
     if model not in {entry["model"] for entry in listed.json()["models"]}:
